@@ -1,0 +1,1 @@
+//! JSON bodies (filled in by the body work).

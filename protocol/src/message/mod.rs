@@ -1,0 +1,1 @@
+//! The message model and stored encoding (filled in by the message work).
