@@ -1,1 +1,119 @@
-fn main() {}
+//! `cargo xtask`: the one entry point that knows how to run Skylark's checks.
+//!
+//! - `cargo xtask test`: every test suite (README's test command; CI runs it).
+//! - `cargo xtask lint`: `cargo fmt --check` and clippy with warnings denied.
+//! - `cargo xtask fuzz [SECONDS]`: each fuzz target for SECONDS (default 60).
+//! - `cargo xtask vectors`: regenerate the Java-made protocol test vectors.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <test | lint | fuzz [SECONDS] | vectors>";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("test") => test(&root),
+        Some("lint") => lint(&root),
+        Some("fuzz") => {
+            let secs = match args.get(1) {
+                Some(s) => s.parse().context("SECONDS must be a whole number")?,
+                None => 60,
+            };
+            fuzz(&root, secs)
+        }
+        Some("vectors") => run(&root, Command::new("bash").arg("protocol/vectors/generate.sh")),
+        _ => bail!("{USAGE}"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Runs every test suite in the workspace.
+fn test(root: &Path) -> Result<()> {
+    step("unit, integration and doc tests");
+    run(root, cargo().args(["test", "--workspace", "--all-targets"]))?;
+    run(root, cargo().args(["test", "--workspace", "--doc"]))?;
+    step("fuzz targets still build");
+    run(
+        root,
+        cargo().args(["check", "--manifest-path", "fuzz/Cargo.toml", "--bins"]),
+    )?;
+    Ok(())
+}
+
+fn lint(root: &Path) -> Result<()> {
+    step("rustfmt");
+    run(root, cargo().args(["fmt", "--all", "--check"]))?;
+    step("clippy");
+    run(
+        root,
+        cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+    )?;
+    run(
+        root,
+        cargo().args([
+            "clippy",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--bins",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )
+}
+
+/// Runs each cargo-fuzz target for `secs` seconds (needs nightly and cargo-fuzz).
+fn fuzz(root: &Path, secs: u64) -> Result<()> {
+    let out = Command::new("cargo")
+        .args(["+nightly", "fuzz", "list"])
+        .current_dir(root)
+        .output()
+        .context("running `cargo +nightly fuzz list` (is cargo-fuzz installed?)")?;
+    if !out.status.success() {
+        bail!("cargo fuzz list failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    for target in String::from_utf8_lossy(&out.stdout).lines() {
+        step(&format!("fuzz {target} for {secs}s"));
+        run(
+            root,
+            Command::new("cargo").args([
+                "+nightly",
+                "fuzz",
+                "run",
+                target,
+                "--",
+                &format!("-max_total_time={secs}"),
+            ]),
+        )?;
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn step(what: &str) {
+    eprintln!("==> {what}");
+}
+
+fn run(root: &Path, cmd: &mut Command) -> Result<()> {
+    cmd.current_dir(root);
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
