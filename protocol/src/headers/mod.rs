@@ -42,6 +42,11 @@ pub trait CommandHeader: Sized {
 /// `req` fields are plain values and must be present; `opt` fields are
 /// `Option`s and written only when `Some`. Fields are written in declaration
 /// order.
+///
+/// Modules declared below the macro see it by textual scope and must not
+/// import it (the import would be unused); the macro's own recursive calls go
+/// through the `$crate::headers::command_header` path, which also keeps that
+/// re-export in use.
 macro_rules! command_header {
     (
         $(#[$meta:meta])*
@@ -54,20 +59,20 @@ macro_rules! command_header {
         pub struct $name {
             $(
                 #[doc = concat!("`", $key, "`")]
-                pub $field: command_header!(@ty $kind $ty),
+                pub $field: $crate::headers::command_header!(@ty $kind $ty),
             )*
         }
 
         impl $crate::headers::CommandHeader for $name {
             fn write_to(&self, out: &mut $crate::ext_fields::ExtFields) {
-                $( command_header!(@write $kind self.$field, $key, out); )*
+                $( $crate::headers::command_header!(@write $kind self.$field, $key, out); )*
             }
 
             fn read_from(
                 fields: &$crate::ext_fields::ExtFields,
             ) -> Result<Self, $crate::headers::HeaderError> {
                 Ok(Self {
-                    $( $field: command_header!(@read $kind $ty, $key, fields), )*
+                    $( $field: $crate::headers::command_header!(@read $kind $ty, $key, fields), )*
                 })
             }
         }
@@ -92,4 +97,58 @@ macro_rules! command_header {
 
 pub(crate) use command_header;
 
+pub mod admin;
+pub mod client;
+pub mod namesrv;
 pub mod offset;
+pub mod pull;
+pub mod query;
+pub mod send;
+pub mod transaction;
+
+pub use admin::{
+    CloneGroupOffsetRequestHeader, ConsumeMessageDirectlyResultRequestHeader,
+    CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader, DeleteTopicRequestHeader,
+    GetAllSubscriptionGroupRequestHeader, GetAllSubscriptionGroupResponseHeader,
+    GetAllTopicConfigRequestHeader, GetAllTopicConfigResponseHeader, GetBrokerConfigResponseHeader,
+    GetBrokerMemberGroupRequestHeader, GetConsumeStatsInBrokerHeader, GetConsumeStatsRequestHeader,
+    GetConsumerConnectionListRequestHeader, GetConsumerRunningInfoRequestHeader,
+    GetConsumerStatusRequestHeader, GetProducerConnectionListRequestHeader,
+    GetSubscriptionGroupConfigRequestHeader, GetTopicConfigRequestHeader,
+    GetTopicStatsInfoRequestHeader, QueryConsumeQueueRequestHeader,
+    QueryConsumeTimeSpanRequestHeader, QueryCorrectionOffsetHeader,
+    QuerySubscriptionByConsumerRequestHeader, QueryTopicConsumeByWhoRequestHeader,
+    QueryTopicsByConsumerRequestHeader, ResetConsumerClientOffsetRequestHeader,
+    ResetMasterFlushOffsetHeader, ResetOffsetRequestHeader, UpdateGroupForbiddenRequestHeader,
+    ViewBrokerStatsDataRequestHeader,
+};
+pub use client::{
+    ConsumerSendMsgBackRequestHeader, GetConsumerListByGroupRequestHeader, HeartbeatResponseHeader,
+    NotifyConsumerIdsChangedRequestHeader, UnregisterClientRequestHeader,
+};
+pub use namesrv::{
+    AddWritePermOfBrokerRequestHeader, AddWritePermOfBrokerResponseHeader,
+    BrokerHeartbeatRequestHeader, DeleteKvConfigRequestHeader, DeleteTopicFromNamesrvRequestHeader,
+    GetKvConfigRequestHeader, GetKvConfigResponseHeader, GetKvListByNamespaceRequestHeader,
+    GetRouteInfoRequestHeader, GetTopicsByClusterRequestHeader, PutKvConfigRequestHeader,
+    QueryDataVersionRequestHeader, QueryDataVersionResponseHeader, RegisterBrokerRequestHeader,
+    RegisterBrokerResponseHeader, RegisterTopicRequestHeader, UnRegisterBrokerRequestHeader,
+    WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
+};
+pub use offset::{
+    BoundaryType, GetEarliestMsgStoretimeRequestHeader, GetEarliestMsgStoretimeResponseHeader,
+    GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader,
+    GetMinOffsetResponseHeader, QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader, SearchOffsetRequestHeader, SearchOffsetResponseHeader,
+    UpdateConsumerOffsetRequestHeader,
+};
+pub use pull::{PullMessageRequestHeader, PullMessageResponseHeader};
+pub use query::{QueryMessageRequestHeader, QueryMessageResponseHeader, ViewMessageRequestHeader};
+pub use send::{
+    ReplyMessageRequestHeader, SendMessageRequestHeader, SendMessageRequestHeaderV2,
+    SendMessageResponseHeader,
+};
+pub use transaction::{
+    CheckTransactionStateRequestHeader, CheckTransactionStateResponseHeader,
+    EndTransactionRequestHeader, ResumeCheckHalfMessageRequestHeader,
+};
