@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used)]
 //! Java-made body vectors (`tests/vectors/manifest.json`, "bodies"): each is
 //! decoded into its Rust type, re-encoded in the same key style, and must
 //! match the original field for field.
@@ -7,6 +6,7 @@
 //! sorted, so the comparison is order-insensitive: as JSON values with arrays
 //! sorted, and as the sorted list of raw scalar tokens, which also pins
 //! escapes and number spelling (`\t`, `\u4E1C`, `12.5`) byte for byte.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
