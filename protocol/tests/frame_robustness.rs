@@ -18,7 +18,10 @@ fn arb_command() -> impl Strategy<Value = RemotingCommand> {
         any::<i32>(),
         any::<i32>(),
         proptest::option::of("(?s).{0,40}"),
-        proptest::option::of(proptest::collection::vec(("[a-zA-Z]{1,12}", "(?s).{0,30}"), 0..8)),
+        proptest::option::of(proptest::collection::vec(
+            ("[a-zA-Z]{1,12}", "(?s).{0,30}"),
+            0..8,
+        )),
         proptest::collection::vec(any::<u8>(), 0..256),
         prop_oneof![Just(SerializeType::Json), Just(SerializeType::RocketMq)],
     )

@@ -25,7 +25,10 @@ fn main() -> Result<()> {
             };
             fuzz(&root, secs)
         }
-        Some("vectors") => run(&root, Command::new("bash").arg("protocol/vectors/generate.sh")),
+        Some("vectors") => run(
+            &root,
+            Command::new("bash").arg("protocol/vectors/generate.sh"),
+        ),
         _ => bail!("{USAGE}"),
     }
 }
@@ -56,7 +59,14 @@ fn lint(root: &Path) -> Result<()> {
     step("clippy");
     run(
         root,
-        cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
     )?;
     run(
         root,
@@ -80,7 +90,10 @@ fn fuzz(root: &Path, secs: u64) -> Result<()> {
         .output()
         .context("running `cargo +nightly fuzz list` (is cargo-fuzz installed?)")?;
     if !out.status.success() {
-        bail!("cargo fuzz list failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "cargo fuzz list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     for target in String::from_utf8_lossy(&out.stdout).lines() {
         step(&format!("fuzz {target} for {secs}s"));
@@ -109,9 +122,7 @@ fn step(what: &str) {
 
 fn run(root: &Path, cmd: &mut Command) -> Result<()> {
     cmd.current_dir(root);
-    let status = cmd
-        .status()
-        .with_context(|| format!("starting {cmd:?}"))?;
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
