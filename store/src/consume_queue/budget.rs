@@ -1,0 +1,315 @@
+//! The shared budget of tail mappings.
+//!
+//! Every queue owns a [`TailSlot`] that may hold a mapping of its tail file.
+//! A slot must be *admitted* to the budget's ring before it may hold a
+//! mapping; when the ring is full, admission evicts another slot chosen by the
+//! CLOCK algorithm (a cheap LRU approximation: appends only set an atomic
+//! "referenced" bit, so the hot path takes no global lock). The evicted
+//! mapping is dropped before the new one is created, so live mappings never
+//! exceed the cap (except for a mapping briefly kept alive by an `msync` in
+//! progress).
+//!
+//! Lock order: a queue's state lock, then the ring, then any slot. Nobody
+//! holding a slot lock takes another lock, so eviction cannot deadlock.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use memmap2::{MmapOptions, MmapRaw};
+
+/// Locks a mutex, ignoring poisoning: every critical section here leaves the
+/// data consistent at each step, so a panic elsewhere does not corrupt it.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The budget of mappings shared by all queues of a store.
+#[derive(Debug)]
+pub(super) struct MapBudget {
+    /// Most slots admitted at once.
+    cap: usize,
+    /// The admitted slots and the clock hand.
+    ring: Mutex<Ring>,
+    /// Mappings currently alive (a gauge for tests and metrics).
+    live: Arc<AtomicUsize>,
+}
+
+/// The CLOCK ring.
+#[derive(Debug, Default)]
+struct Ring {
+    /// Admitted slots.
+    slots: Vec<Arc<TailSlot>>,
+    /// Next candidate for eviction.
+    hand: usize,
+}
+
+impl MapBudget {
+    /// A budget of `cap` mappings (at least one).
+    pub(super) fn new(cap: usize) -> MapBudget {
+        MapBudget {
+            cap: cap.max(1),
+            ring: Mutex::new(Ring::default()),
+            live: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Mappings alive now.
+    pub(super) fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// The cap.
+    pub(super) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Admits `slot`, evicting (and unmapping) another slot if the ring is
+    /// full. Returns with `slot` in the ring.
+    pub(super) fn admit(&self, slot: &Arc<TailSlot>) {
+        let victim = {
+            let mut ring = lock(&self.ring);
+            slot.referenced.store(true, Ordering::Relaxed);
+            if slot.in_ring.load(Ordering::Relaxed) {
+                return;
+            }
+            slot.in_ring.store(true, Ordering::Relaxed);
+            if ring.slots.len() < self.cap {
+                ring.slots.push(Arc::clone(slot));
+                return;
+            }
+            // Two sweeps clear every referenced bit, so this always picks.
+            let len = ring.slots.len();
+            let mut hand = ring.hand % len;
+            for _ in 0..2 * len {
+                if !ring.slots[hand].referenced.swap(false, Ordering::Relaxed) {
+                    break;
+                }
+                hand = (hand + 1) % len;
+            }
+            let victim = std::mem::replace(&mut ring.slots[hand], Arc::clone(slot));
+            ring.hand = (hand + 1) % len;
+            victim.in_ring.store(false, Ordering::Relaxed);
+            victim
+        };
+        victim.unmap();
+    }
+
+    /// Removes `slot` from the ring (its queue is going away).
+    pub(super) fn forget(&self, slot: &Arc<TailSlot>) {
+        {
+            let mut ring = lock(&self.ring);
+            if slot.in_ring.swap(false, Ordering::Relaxed) {
+                ring.slots.retain(|s| !Arc::ptr_eq(s, slot));
+                ring.hand = 0;
+            }
+        }
+        slot.unmap();
+    }
+
+    /// Maps `len` bytes of `file`, counting the mapping in the gauge.
+    pub(super) fn map(
+        &self,
+        start: i64,
+        path: PathBuf,
+        file: Arc<File>,
+        len: usize,
+    ) -> std::io::Result<Arc<TailMap>> {
+        let map = MmapOptions::new().len(len).map_raw(&*file)?;
+        self.live.fetch_add(1, Ordering::Relaxed);
+        Ok(Arc::new(TailMap {
+            start,
+            path,
+            file,
+            map,
+            live: Arc::clone(&self.live),
+        }))
+    }
+}
+
+/// A mapping of one queue's tail file.
+#[derive(Debug)]
+pub(super) struct TailMap {
+    /// Logical start offset of the mapped file.
+    pub(super) start: i64,
+    /// The file's path, for an `fsync` after the mapping is gone.
+    pub(super) path: PathBuf,
+    /// The file, for reads.
+    pub(super) file: Arc<File>,
+    /// The shared mapping.
+    map: MmapRaw,
+    /// The budget's gauge, decremented on drop.
+    live: Arc<AtomicUsize>,
+}
+
+impl TailMap {
+    /// Copies `bytes` to `pos` in the file; false if out of bounds.
+    ///
+    /// Callers hold the owning slot's lock and the queue's write lock, so
+    /// this is the only writer of the mapping.
+    pub(super) fn write(&self, pos: usize, bytes: &[u8]) -> bool {
+        let Some(end) = pos.checked_add(bytes.len()) else {
+            return false;
+        };
+        if end > self.map.len() {
+            return false;
+        }
+        // SAFETY: `pos..end` lies inside the mapping (checked above), which
+        // stays mapped while `self` is alive. No Rust reference into the
+        // mapping exists anywhere (readers use `pread`), and the caller is the
+        // only writer, so this copy races with nothing. The file is owned by
+        // this process and never shrunk while mapped, so the pages exist.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.map.as_mut_ptr().add(pos),
+                bytes.len(),
+            );
+        }
+        true
+    }
+
+    /// `msync`s the whole mapping (the kernel skips clean pages).
+    pub(super) fn flush(&self) -> std::io::Result<()> {
+        self.map.flush()
+    }
+}
+
+impl Drop for TailMap {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A queue's place for its tail mapping.
+#[derive(Debug, Default)]
+pub(super) struct TailSlot {
+    /// The mapping and what still needs an `fsync`.
+    pub(super) state: Mutex<SlotState>,
+    /// Set on use; cleared by the clock hand.
+    referenced: AtomicBool,
+    /// Whether the slot is in the ring (changed only under the ring lock).
+    in_ring: AtomicBool,
+}
+
+/// What a slot holds.
+#[derive(Debug, Default)]
+pub(super) struct SlotState {
+    /// The tail mapping, if mapped.
+    pub(super) map: Option<Arc<TailMap>>,
+    /// Whether `map` was written since its last `msync`.
+    pub(super) dirty: bool,
+    /// Files written through a dropped mapping or `pwrite` since the last
+    /// flush. Paths, not descriptors: evicted queues must not pin descriptors.
+    pub(super) pending_sync: Vec<PathBuf>,
+}
+
+impl TailSlot {
+    /// Whether the slot is admitted.
+    pub(super) fn in_ring(&self) -> bool {
+        self.in_ring.load(Ordering::Relaxed)
+    }
+
+    /// Marks the slot recently used.
+    pub(super) fn touch(&self) {
+        self.referenced.store(true, Ordering::Relaxed);
+    }
+
+    /// Drops the mapping, remembering its file for the next flush if dirty.
+    pub(super) fn unmap(&self) {
+        let mut st = lock(&self.state);
+        st.drop_map();
+    }
+}
+
+impl SlotState {
+    /// Drops the mapping, remembering its file for the next flush if dirty.
+    pub(super) fn drop_map(&mut self) {
+        if let Some(old) = self.map.take() {
+            if self.dirty {
+                self.add_pending(old.path.clone());
+            }
+            self.dirty = false;
+        }
+    }
+
+    /// Remembers `path` for the next flush, once.
+    pub(super) fn add_pending(&mut self, path: PathBuf) {
+        if !self.pending_sync.contains(&path) {
+            self.pending_sync.push(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapped_slot(budget: &MapBudget, file: &Arc<File>) -> Arc<TailSlot> {
+        let slot = Arc::new(TailSlot::default());
+        budget.admit(&slot);
+        let m = budget
+            .map(0, PathBuf::from("x"), Arc::clone(file), 40)
+            .unwrap();
+        lock(&slot.state).map = Some(m);
+        slot
+    }
+
+    #[test]
+    fn eviction_keeps_live_mappings_under_the_cap() {
+        let f = tempfile::tempfile().unwrap();
+        f.set_len(40).unwrap();
+        let file = Arc::new(f);
+        let budget = MapBudget::new(3);
+        let slots: Vec<_> = (0..10).map(|_| mapped_slot(&budget, &file)).collect();
+        assert!(budget.live() <= 3, "live {}", budget.live());
+        let mapped = slots
+            .iter()
+            .filter(|s| lock(&s.state).map.is_some())
+            .count();
+        assert_eq!(mapped, 3);
+        for s in &slots {
+            budget.forget(s);
+        }
+        assert_eq!(budget.live(), 0);
+    }
+
+    #[test]
+    fn referenced_slots_survive_one_sweep() {
+        let f = tempfile::tempfile().unwrap();
+        f.set_len(40).unwrap();
+        let file = Arc::new(f);
+        let budget = MapBudget::new(2);
+        let a = mapped_slot(&budget, &file);
+        let b = mapped_slot(&budget, &file);
+        // Both referenced; the first sweep clears both bits and evicts `a`.
+        let c = mapped_slot(&budget, &file);
+        assert!(lock(&a.state).map.is_none());
+        // `b` lost its bit in that sweep and `c` was just used: `d` evicts `b`.
+        let _d = mapped_slot(&budget, &file);
+        assert!(lock(&b.state).map.is_none());
+        assert!(lock(&c.state).map.is_some());
+        assert!(budget.live() <= 2);
+    }
+
+    #[test]
+    fn dirty_unmap_remembers_the_file() {
+        let f = tempfile::tempfile().unwrap();
+        f.set_len(40).unwrap();
+        let file = Arc::new(f);
+        let budget = MapBudget::new(1);
+        let a = mapped_slot(&budget, &file);
+        {
+            let mut st = lock(&a.state);
+            let m = st.map.clone().unwrap();
+            assert!(m.write(20, &[1; 20]));
+            assert!(!m.write(21, &[1; 20]));
+            st.dirty = true;
+        }
+        let _b = mapped_slot(&budget, &file);
+        let st = lock(&a.state);
+        assert!(st.map.is_none());
+        assert_eq!(st.pending_sync.len(), 1);
+    }
+}

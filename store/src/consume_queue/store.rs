@@ -1,0 +1,282 @@
+//! All ConsumeQueues of a store, by topic and queue id.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::budget::MapBudget;
+use super::queue::{AppendOutcome, ConsumeQueue, State};
+use super::{ConsumeQueueConfig, ConsumeQueueError, CqEntry, Result};
+
+/// The queues of one topic.
+type TopicQueues = RwLock<HashMap<i32, Arc<ConsumeQueue>>>;
+
+/// Every ConsumeQueue under `consumequeue/`.
+///
+/// Lookups take two short read locks (topic table, then the topic's queue
+/// table) and return an `Arc<ConsumeQueue>`; no lock of the store is held
+/// during file I/O, which happens on the queue itself.
+#[derive(Debug)]
+pub struct ConsumeQueueStore {
+    /// The `consumequeue` directory.
+    root: PathBuf,
+    /// Bytes per file.
+    file_size: i64,
+    /// The mapping budget shared by all queues.
+    budget: Arc<MapBudget>,
+    /// topic → queue id → queue.
+    topics: RwLock<HashMap<String, Arc<TopicQueues>>>,
+}
+
+impl ConsumeQueueStore {
+    /// Opens the store rooted at `root` (the `consumequeue` directory), loading
+    /// every `<topic>/<queueId>/` found; directories whose name is not a queue
+    /// id are ignored.
+    pub fn open(root: impl Into<PathBuf>, config: ConsumeQueueConfig) -> Result<ConsumeQueueStore> {
+        let root = root.into();
+        let file_size = config.effective_file_size()?;
+        let store = ConsumeQueueStore {
+            root,
+            file_size,
+            budget: Arc::new(MapBudget::new(config.max_mapped_tails)),
+            topics: RwLock::new(HashMap::new()),
+        };
+        let mut topics = HashMap::new();
+        for (topic, tdir) in subdirs(&store.root)? {
+            let mut queues = HashMap::new();
+            for (qid, qdir) in subdirs(&tdir)? {
+                let Ok(queue_id) = qid.parse::<i32>() else {
+                    tracing::warn!(path = %qdir.display(), "ignoring a non-queue directory");
+                    continue;
+                };
+                let q = ConsumeQueue::load(
+                    &topic,
+                    queue_id,
+                    qdir,
+                    file_size,
+                    Arc::clone(&store.budget),
+                )?;
+                queues.insert(queue_id, Arc::new(q));
+            }
+            topics.insert(topic, Arc::new(RwLock::new(queues)));
+        }
+        *store.topics.write().unwrap_or_else(PoisonError::into_inner) = topics;
+        Ok(store)
+    }
+
+    /// The `consumequeue` directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Bytes per file.
+    pub fn file_size(&self) -> i64 {
+        self.file_size
+    }
+
+    /// The queue, if it exists.
+    pub fn queue(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
+        let t = self.topic(topic)?;
+        let queues = t.read().unwrap_or_else(PoisonError::into_inner);
+        queues.get(&queue_id).cloned()
+    }
+
+    /// The queue, created (in memory only; files come with the first append)
+    /// if missing (`findOrCreateConsumeQueue`).
+    pub fn get_or_create(&self, topic: &str, queue_id: i32) -> Result<Arc<ConsumeQueue>> {
+        if let Some(q) = self.queue(topic, queue_id) {
+            return Ok(q);
+        }
+        validate_topic(topic)?;
+        let t = {
+            let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(topics.entry(topic.to_owned()).or_default())
+        };
+        let mut queues = t.write().unwrap_or_else(PoisonError::into_inner);
+        let q = queues.entry(queue_id).or_insert_with(|| {
+            let dir = self.root.join(topic).join(queue_id.to_string());
+            Arc::new(ConsumeQueue::new(
+                topic,
+                queue_id,
+                dir,
+                self.file_size,
+                Arc::clone(&self.budget),
+                State::default(),
+            ))
+        });
+        Ok(Arc::clone(q))
+    }
+
+    /// Appends an entry to `topic`/`queue_id`, creating the queue if needed
+    /// (see [`ConsumeQueue::append`]).
+    pub fn append(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        cq_offset: i64,
+        entry: CqEntry,
+    ) -> Result<AppendOutcome> {
+        self.get_or_create(topic, queue_id)?
+            .append(cq_offset, entry)
+    }
+
+    /// A snapshot of every queue.
+    pub fn queues(&self) -> Vec<Arc<ConsumeQueue>> {
+        let topics: Vec<Arc<TopicQueues>> = {
+            let t = self.topics.read().unwrap_or_else(PoisonError::into_inner);
+            t.values().cloned().collect()
+        };
+        topics
+            .iter()
+            .flat_map(|t| {
+                let q = t.read().unwrap_or_else(PoisonError::into_inner);
+                q.values().cloned().collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// The topics with at least one queue object.
+    pub fn topics(&self) -> Vec<String> {
+        let t = self.topics.read().unwrap_or_else(PoisonError::into_inner);
+        t.keys().cloned().collect()
+    }
+
+    /// The queues of one topic, by id.
+    pub fn topic_queues(&self, topic: &str) -> HashMap<i32, Arc<ConsumeQueue>> {
+        match self.topic(topic) {
+            Some(t) => t.read().unwrap_or_else(PoisonError::into_inner).clone(),
+            None => HashMap::new(),
+        }
+    }
+
+    /// Tail files mapped right now (never more than the configured cap, save
+    /// for an `msync` in flight).
+    pub fn live_mappings(&self) -> usize {
+        self.budget.live()
+    }
+
+    /// The cap on mapped tail files.
+    pub fn max_mapped_tails(&self) -> usize {
+        self.budget.cap()
+    }
+
+    /// Flushes every queue; returns the first error after trying them all.
+    pub fn flush_all(&self) -> Result<()> {
+        self.for_each(|q| q.flush())
+    }
+
+    /// Truncates every queue at commit-log offset `phys_offset`
+    /// ([`ConsumeQueue::truncate_dirty`]).
+    pub fn truncate_dirty(&self, phys_offset: i64) -> Result<()> {
+        self.for_each(|q| q.truncate_dirty(phys_offset))
+    }
+
+    /// Retention on every queue ([`ConsumeQueue::delete_expired`]); returns
+    /// the files deleted.
+    pub fn delete_expired(&self, min_phys: i64) -> Result<usize> {
+        let mut total = 0;
+        self.for_each(|q| {
+            total += q.delete_expired(min_phys)?;
+            Ok(())
+        })?;
+        Ok(total)
+    }
+
+    /// Corrects every queue's minimum offset ([`ConsumeQueue::correct_min_offset`]).
+    pub fn correct_min_offsets(&self, min_phys: i64) -> Result<()> {
+        self.for_each(|q| q.correct_min_offset(min_phys))
+    }
+
+    /// The largest commit-log end over all queues (where dispatch resumes), or -1.
+    pub fn max_phys_offset(&self) -> i64 {
+        self.queues()
+            .iter()
+            .map(|q| q.max_phys_offset())
+            .max()
+            .unwrap_or(-1)
+    }
+
+    /// Deletes a topic's queues and their files (topic deletion).
+    pub fn remove_topic(&self, topic: &str) -> Result<()> {
+        let removed = {
+            let mut topics = self.topics.write().unwrap_or_else(PoisonError::into_inner);
+            topics.remove(topic)
+        };
+        let Some(t) = removed else {
+            return Ok(());
+        };
+        let queues: Vec<_> = t
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for q in queues {
+            q.destroy()?;
+        }
+        if validate_topic(topic).is_ok() {
+            let dir = self.root.join(topic);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ConsumeQueueError::io(dir, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The queue table of a topic.
+    fn topic(&self, topic: &str) -> Option<Arc<TopicQueues>> {
+        let topics = self.topics.read().unwrap_or_else(PoisonError::into_inner);
+        topics.get(topic).cloned()
+    }
+
+    /// Runs `f` on every queue, returning the first error after trying all.
+    fn for_each(&self, mut f: impl FnMut(&ConsumeQueue) -> Result<()>) -> Result<()> {
+        let mut first = Ok(());
+        for q in self.queues() {
+            if let Err(e) = f(&q) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+}
+
+/// Rejects topics that would escape their directory: the store trusts the
+/// broker's name validation but not so far as path traversal.
+fn validate_topic(topic: &str) -> Result<()> {
+    if topic.is_empty() || topic == "." || topic == ".." || topic.contains(['/', '\0']) {
+        return Err(ConsumeQueueError::InvalidTopic(topic.to_owned()));
+    }
+    Ok(())
+}
+
+/// The subdirectories of `dir` by name (none if `dir` is missing).
+fn subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ConsumeQueueError::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| ConsumeQueueError::io(dir, e))?;
+        let ty = ent
+            .file_type()
+            .map_err(|e| ConsumeQueueError::io(ent.path(), e))?;
+        if !ty.is_dir() {
+            continue;
+        }
+        match ent.file_name().into_string() {
+            Ok(name) => out.push((name, ent.path())),
+            Err(_) => {
+                tracing::warn!(path = %ent.path().display(), "ignoring a non-UTF-8 directory")
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,19 @@
+//! The disk: RocketMQ's store layout, byte for byte.
+//!
+//! - [`mapped_file`]: one fixed-size memory-mapped file;
+//! - [`mapped_file_queue`]: a directory of them named by start offset;
+//! - [`commitlog`]: the append-only log of stored records;
+//! - [`flush`]: group-commit (sync) and interval (async) flushing;
+//! - [`checkpoint`]: the checkpoint file;
+//! - [`consume_queue`]: 20-byte per-queue index entries;
+//! - [`index_file`]: the hash index by message key.
+
+pub mod checkpoint;
+pub mod commitlog;
+pub mod config;
+pub mod consume_queue;
+pub mod error;
+pub mod flush;
+pub mod index_file;
+pub mod mapped_file;
+pub mod mapped_file_queue;
