@@ -40,16 +40,81 @@ fn workspace_root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// Runs every test suite in the workspace.
+/// Runs every test suite in the workspace and ends with one summary line.
 fn test(root: &Path) -> Result<()> {
-    step("unit, integration and doc tests");
-    run(root, cargo().args(["test", "--workspace", "--all-targets"]))?;
-    run(root, cargo().args(["test", "--workspace", "--doc"]))?;
+    let mut totals = Totals::default();
     step("fuzz targets still build");
     run(
         root,
         cargo().args(["check", "--manifest-path", "fuzz/Cargo.toml", "--bins"]),
     )?;
+    step("doc tests");
+    run_counted(
+        root,
+        cargo().args(["test", "--workspace", "--doc"]),
+        &mut totals,
+    )?;
+    step("unit and integration tests");
+    run_counted(
+        root,
+        cargo().args(["test", "--workspace", "--all-targets"]),
+        &mut totals,
+    )?;
+    step("summary");
+    // The plain closing line CI reads, summed over every test binary.
+    #[allow(clippy::print_stdout)] // xtask is a command-line tool: stdout is its output
+    {
+        println!("{} passed, {} failed", totals.passed, totals.failed);
+    }
+    Ok(())
+}
+
+/// Test counts summed over cargo's `test result:` lines.
+#[derive(Debug, Default)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+}
+
+impl Totals {
+    /// Adds the counts of one `test result: ok. 3 passed; 0 failed; ...` line.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split([';', '.']) {
+            let mut words = part.split_whitespace();
+            if let (Some(n), Some(what)) = (words.next(), words.next())
+                && let Ok(n) = n.parse::<u64>()
+            {
+                match what {
+                    "passed" => self.passed += n,
+                    "failed" => self.failed += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Runs `cmd`, echoing its stdout while counting test results.
+fn run_counted(root: &Path, cmd: &mut Command, totals: &mut Totals) -> Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+
+    cmd.current_dir(root).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
+    let stdout = child.stdout.take().context("child stdout")?;
+    let mut out = std::io::stdout().lock();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        totals.add_line(&line);
+        writeln!(out, "{line}")?;
+    }
+    drop(out);
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
     Ok(())
 }
 
@@ -127,4 +192,18 @@ fn run(root: &Path, cmd: &mut Command) -> Result<()> {
         bail!("{cmd:?} failed with {status}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Totals;
+
+    #[test]
+    fn sums_cargo_test_result_lines() {
+        let mut t = Totals::default();
+        t.add_line("test result: ok. 228 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1.59s");
+        t.add_line("test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured");
+        t.add_line("running 7 tests");
+        assert_eq!((t.passed, t.failed), (230, 3));
+    }
 }
