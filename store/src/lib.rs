@@ -6,7 +6,8 @@
 //! - [`flush`]: group-commit (sync) and interval (async) flushing;
 //! - [`checkpoint`]: the checkpoint file;
 //! - [`consume_queue`]: 20-byte per-queue index entries;
-//! - [`index_file`]: the hash index by message key.
+//! - [`index_file`]: the hash index by message key;
+//! - [`retention`]: deleting expired files, and the disk-full flag.
 
 pub mod checkpoint;
 pub mod commitlog;
@@ -17,3 +18,4 @@ pub mod flush;
 pub mod index_file;
 pub mod mapped_file;
 pub mod mapped_file_queue;
+pub mod retention;

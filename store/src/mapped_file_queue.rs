@@ -226,6 +226,22 @@ impl MappedFileQueue {
         Ok(file)
     }
 
+    /// Takes `file` out of the queue if it is the oldest file and not the
+    /// newest, leaving it on disk: retention unlinks it afterwards, outside
+    /// every lock, and the caller's `Arc` (and any reader's view) keeps the
+    /// mapping valid, so no unmap happens under the lock either. Returns
+    /// whether it was removed.
+    pub(crate) fn detach_first(&self, file: &Arc<MappedFile>) -> bool {
+        let mut files = self.write_files();
+        // Re-checked under the lock: a truncation may have shortened the queue.
+        if files.len() > 1 && files.first().is_some_and(|f| Arc::ptr_eq(f, file)) {
+            files.remove(0);
+            true
+        } else {
+            false
+        }
+    }
+
     /// Asks the background thread for the file starting at `from_offset`.
     pub(crate) fn request_next(&self, from_offset: i64) {
         if let Some(allocator) = &self.allocator {
