@@ -120,6 +120,22 @@ pub struct MessageStoreConfig {
     pub auto_message_version_on_topic_len: bool,
     /// Keep transaction-state duplicates on recovery (false).
     pub duplication_enable: bool,
+    /// A pull from page cache returns at most this many bytes (256 KiB).
+    pub max_transfer_bytes_on_message_in_memory: usize,
+    /// A pull from page cache returns at most this many messages (32).
+    pub max_transfer_count_on_message_in_memory: usize,
+    /// A pull from disk returns at most this many bytes (64 KiB).
+    pub max_transfer_bytes_on_message_in_disk: usize,
+    /// A pull from disk returns at most this many messages (8).
+    pub max_transfer_count_on_message_in_disk: usize,
+    /// Data within this % of RAM from the CommitLog end counts as in memory (40).
+    pub access_message_in_memory_max_ratio: u32,
+    /// A pull scans at most this many ConsumeQueue bytes for matches (16 000).
+    pub max_filter_message_size: usize,
+    /// A slave corrects consumers' out-of-range offsets too (false).
+    pub offset_check_in_slave: bool,
+    /// Delay of each level, e.g. `"1s 5s 10s … 2h"`.
+    pub message_delay_level: String,
 }
 
 impl Default for MessageStoreConfig {
@@ -163,6 +179,15 @@ impl Default for MessageStoreConfig {
             slave_timeout: 3000,
             auto_message_version_on_topic_len: true,
             duplication_enable: false,
+            max_transfer_bytes_on_message_in_memory: 256 * 1024,
+            max_transfer_count_on_message_in_memory: 32,
+            max_transfer_bytes_on_message_in_disk: 64 * 1024,
+            max_transfer_count_on_message_in_disk: 8,
+            access_message_in_memory_max_ratio: 40,
+            max_filter_message_size: 16_000,
+            offset_check_in_slave: false,
+            message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+                .to_owned(),
         }
     }
 }
@@ -230,6 +255,25 @@ impl MessageStoreConfig {
         Duration::from_millis(self.sync_flush_timeout)
     }
 
+    /// Delay in ms of each level of `messageDelayLevel` (level 1 first),
+    /// up to the first unparsable entry, where Java's parser stops too.
+    pub fn delay_levels_ms(&self) -> Vec<i64> {
+        self.message_delay_level
+            .split_whitespace()
+            .map_while(|v| {
+                let (num, unit) = v.split_at(v.char_indices().last()?.0);
+                let unit_ms = match unit {
+                    "s" => 1000,
+                    "m" => 60_000,
+                    "h" => 3_600_000,
+                    "d" => 86_400_000,
+                    _ => return None,
+                };
+                num.parse::<i64>().ok().map(|n| n * unit_ms)
+            })
+            .collect()
+    }
+
     /// The hours of the day listed in `deleteWhen` (`"04;05"` → 4, 5).
     pub fn delete_hours(&self) -> impl Iterator<Item = u32> + '_ {
         self.delete_when
@@ -276,6 +320,10 @@ mod tests {
         assert_eq!(c.disk_max_used_space_ratio(), 95);
         c.delete_when = "04;05; x".to_owned();
         assert_eq!(c.delete_hours().collect::<Vec<_>>(), [4, 5]);
+        let levels = c.delay_levels_ms();
+        assert_eq!((levels.len(), levels[0], levels[17]), (18, 1000, 7_200_000));
+        c.message_delay_level = "1s 2é 3s".to_owned();
+        assert_eq!(c.delay_levels_ms(), [1000]);
     }
 
     #[test]

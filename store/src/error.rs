@@ -31,6 +31,33 @@ pub enum StoreError {
     /// The bytes handed to an append are not a well-formed record (or batch).
     #[error("illegal record: {0}")]
     MessageIllegal(&'static str),
+    /// A ConsumeQueue operation failed.
+    #[error(transparent)]
+    ConsumeQueue(#[from] crate::consume_queue::ConsumeQueueError),
+    /// An IndexFile operation failed.
+    #[error(transparent)]
+    Index(#[from] crate::index_file::IndexError),
+    /// The store directory is locked by another process (or store).
+    #[error("store {} is in use by another process", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The topic name is not allowed (`validateTopic`).
+    #[error("illegal topic {topic:?}: {reason}")]
+    InvalidTopic {
+        /// The topic.
+        topic: String,
+        /// What is wrong with it.
+        #[source]
+        reason: skylark_protocol::message::NameError,
+    },
+    /// The properties exceed the 32767 bytes a record can hold.
+    #[error("properties of {len} bytes exceed 32767")]
+    PropertiesTooLong {
+        /// Their encoded length.
+        len: usize,
+    },
     /// The store refuses writes (a flush failed, the disk is full, or it shut down).
     #[error("store is not writable")]
     NotWritable,
@@ -108,9 +135,10 @@ impl StoreError {
     /// The status a put that failed with this error reports to the producer.
     pub fn put_status(&self) -> PutMessageStatus {
         match self {
-            Self::MessageTooLarge { .. } | Self::MessageIllegal(_) => {
+            Self::MessageTooLarge { .. } | Self::MessageIllegal(_) | Self::InvalidTopic { .. } => {
                 PutMessageStatus::MessageIllegal
             }
+            Self::PropertiesTooLong { .. } => PutMessageStatus::PropertiesSizeExceeded,
             Self::NotWritable | Self::DiskFull { .. } => PutMessageStatus::ServiceNotAvailable,
             Self::Io { op: "create", .. } => PutMessageStatus::CreateMappedFileFailed,
             _ => PutMessageStatus::UnknownError,

@@ -7,7 +7,9 @@
 //! - [`checkpoint`]: the checkpoint file;
 //! - [`consume_queue`]: 20-byte per-queue index entries;
 //! - [`index_file`]: the hash index by message key;
-//! - [`retention`]: deleting expired files, and the disk-full flag.
+//! - [`retention`]: deleting expired files, and the disk-full flag;
+//! - [`message_store`]: the facade tying them together — recovery,
+//!   dispatch, puts, reads, queries.
 
 pub mod checkpoint;
 pub mod commitlog;
@@ -18,4 +20,7 @@ pub mod flush;
 pub mod index_file;
 pub mod mapped_file;
 pub mod mapped_file_queue;
+pub mod message_store;
 pub mod retention;
+
+pub use message_store::MessageStore;

@@ -1,0 +1,518 @@
+//! [`MessageStore`]: the facade a broker uses — it opens and recovers the
+//! parts, dispatches CommitLog records into ConsumeQueues and the index,
+//! stores ([`MessageStore::put_message`]) and reads
+//! ([`MessageStore::get_messages`]) messages, and shuts down cleanly.
+//!
+//! Threads: the CommitLog's flusher, the dispatcher (RocketMQ's
+//! `ReputMessageService`), a ConsumeQueue flusher that also maintains the
+//! checkpoint and the dispatch manifest, and [`retention`](crate::retention),
+//! which deletes expired files (never past the dispatch offset) and sets the
+//! disk-full flag puts are checked against.
+//!
+//! Recovery at open (what it did is in [`RecoveryReport`]): the CommitLog is
+//! re-walked with CRCs — from the third-to-last file after a clean shutdown,
+//! after a crash from the newest file whose first record is older than the
+//! checkpoint's `min(physic, logics) − 3 s` — and cut at the first damaged
+//! record; ConsumeQueues and index are cut to match; then records are
+//! re-dispatched from the offset the last ConsumeQueue flush recorded in
+//! `consumequeue/.dispatched` (or from the CommitLog's start when a queue
+//! listed in `consumequeue/.queues` is missing, which rebuilds it).
+
+mod dispatch;
+mod get;
+mod put;
+mod recovery;
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use dispatch::ArrivalListener;
+pub use get::{GetMessageResult, GetMessageStatus, QueryMessageResult};
+pub use put::{PutMessageFuture, PutMessageResult};
+pub use recovery::RecoveryReport;
+
+use self::dispatch::{Dispatcher, Parts, Shared};
+use self::recovery::{Manifest, Recovery};
+use crate::checkpoint::{StoreCheckpoint, abort_file_exists, create_abort_file, remove_abort_file};
+use crate::commitlog::{CommitLog, CommitLogOptions};
+use crate::config::{BrokerRole, MessageStoreConfig};
+use crate::consume_queue::{ConsumeQueueConfig, ConsumeQueueStore};
+use crate::error::{Result, StoreError};
+use crate::index_file::{IndexConfig, IndexService};
+use crate::retention::{DiskState, RetentionHandle, RetentionOptions, RetentionService};
+
+/// How long shutdown waits for the dispatcher to catch up (Java: 5 s).
+const SHUTDOWN_DISPATCH_WAIT: Duration = Duration::from_secs(5);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each guarded value is replaced in one step; poisoning leaves it whole.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The message store: CommitLog, ConsumeQueues, index, checkpoint, and the
+/// threads that keep them in step.
+#[derive(Debug)]
+pub struct MessageStore {
+    config: MessageStoreConfig,
+    checkpoint: Arc<StoreCheckpoint>,
+    commit_log: Arc<CommitLog>,
+    queues: Arc<ConsumeQueueStore>,
+    index: Option<Arc<IndexService>>,
+    dispatcher: Dispatcher,
+    logics: Arc<LogicsFlusher>,
+    logics_thread: Mutex<Option<JoinHandle<()>>>,
+    report: RecoveryReport,
+    retention: Mutex<Option<RetentionHandle>>,
+    shut_down: AtomicBool,
+    /// Retention's disk-full flag.
+    disk: DiskState,
+    /// Holds the `lock` file's flock until shutdown.
+    lock_file: Mutex<Option<File>>,
+    /// Bytes of RAM counted as page cache for the hot/cold read limits.
+    memory_budget: i64,
+}
+
+impl MessageStore {
+    /// Opens the store under `config.store_path_root_dir`: takes the lock,
+    /// recovers (see the [module docs](self)), and starts dispatching,
+    /// flushing and retention.
+    pub fn open(config: MessageStoreConfig) -> Result<Self> {
+        let root = config.store_path_root_dir.clone();
+        std::fs::create_dir_all(&root).map_err(|e| StoreError::io("create dir", &root, e))?;
+        let lock_file = take_lock(&config.lock_path())?;
+        let abort = config.abort_path();
+        let crashed = abort_file_exists(&abort);
+        create_abort_file(&abort)?;
+        let checkpoint = Arc::new(StoreCheckpoint::open(config.checkpoint_path())?);
+        let mut options = CommitLogOptions::from_config(&config);
+        options.checkpoint = Some(Arc::clone(&checkpoint));
+        let commit_log = Arc::new(CommitLog::open(options)?);
+        let queues = Arc::new(ConsumeQueueStore::open(
+            config.consume_queue_dir(),
+            ConsumeQueueConfig {
+                file_size: config.consume_queue_file_size(),
+                ..ConsumeQueueConfig::default()
+            },
+        )?);
+        let index = if config.message_index_enable {
+            let index_config = IndexConfig {
+                hash_slot_num: u32::try_from(config.max_hash_slot_num)
+                    .map_err(|_| StoreError::InvalidConfig("maxHashSlotNum must fit a u32"))?,
+                index_num: u32::try_from(config.max_index_num)
+                    .map_err(|_| StoreError::InvalidConfig("maxIndexNum must fit a u32"))?,
+            };
+            Some(Arc::new(IndexService::open_checked(
+                config.index_dir(),
+                index_config,
+                !crashed,
+                checkpoint.index_msg_timestamp(),
+            )?))
+        } else {
+            None
+        };
+        let manifest = Manifest::new(&config.consume_queue_dir());
+        let shared = Arc::new(Shared::new(
+            Parts {
+                commit_log: Arc::clone(&commit_log),
+                queues: Arc::clone(&queues),
+                index: index.clone(),
+                delay_levels: config.delay_levels_ms(),
+            },
+            commit_log.min_offset(),
+        ));
+        let report = Recovery {
+            config: &config,
+            crashed,
+            checkpoint: &checkpoint,
+            commit_log: &commit_log,
+            queues: &queues,
+            index: index.as_deref(),
+            manifest: &manifest,
+            dispatch: &shared,
+        }
+        .run()?;
+        // Each thread's handle stops it when dropped, so an error below
+        // leaves none running.
+        let disk = DiskState::new();
+        let guard = Arc::clone(&shared);
+        let retention = RetentionService::new(
+            &commit_log,
+            Arc::clone(&queues),
+            index.clone(),
+            RetentionOptions::from_config(&config),
+        )
+        .with_disk_state(disk.clone())
+        .with_dispatch_guard(move || guard.offset())
+        .spawn()
+        .map_err(|e| StoreError::io("spawn", "retention", e))?;
+        let dispatcher =
+            Dispatcher::start(shared).map_err(|e| StoreError::io("spawn", "dispatch", e))?;
+        let logics = Arc::new(LogicsFlusher {
+            queues: Arc::clone(&queues),
+            index: index.clone(),
+            checkpoint: Arc::clone(&checkpoint),
+            manifest,
+            dispatch: Arc::clone(dispatcher.shared()),
+            interval: Duration::from_millis(config.flush_interval_consume_queue.max(1)),
+            stop: Mutex::new(false),
+            cv: Condvar::new(),
+            round: Mutex::new(()),
+        });
+        let worker = Arc::clone(&logics);
+        let logics_thread = std::thread::Builder::new()
+            .name("skylark-flush-cq".into())
+            .spawn(move || worker.run())
+            .map_err(|e| StoreError::io("spawn", "flush-cq", e))?;
+        let memory_budget = physical_memory()
+            .saturating_mul(i64::from(config.access_message_in_memory_max_ratio))
+            / 100;
+        Ok(Self {
+            config,
+            checkpoint,
+            commit_log,
+            queues,
+            index,
+            dispatcher,
+            logics,
+            logics_thread: Mutex::new(Some(logics_thread)),
+            report,
+            retention: Mutex::new(Some(retention)),
+            shut_down: AtomicBool::new(false),
+            disk,
+            lock_file: Mutex::new(Some(lock_file)),
+            memory_budget,
+        })
+    }
+
+    /// The configuration the store was opened with.
+    pub fn config(&self) -> &MessageStoreConfig {
+        &self.config
+    }
+
+    /// What recovery did at open.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    /// The CommitLog (for retention and replication).
+    pub fn commit_log(&self) -> &Arc<CommitLog> {
+        &self.commit_log
+    }
+
+    /// The ConsumeQueues (for retention).
+    pub fn consume_queues(&self) -> &Arc<ConsumeQueueStore> {
+        &self.queues
+    }
+
+    /// The index, unless `messageIndexEnable` is off.
+    pub fn index(&self) -> Option<&Arc<IndexService>> {
+        self.index.as_ref()
+    }
+
+    /// The checkpoint.
+    pub fn checkpoint(&self) -> &Arc<StoreCheckpoint> {
+        &self.checkpoint
+    }
+
+    /// Whether puts are accepted: not shut down, disk not full, every
+    /// CommitLog flush succeeded.
+    pub fn is_writable(&self) -> bool {
+        !self.shut_down.load(Ordering::Acquire)
+            && self.disk.is_writable()
+            && self.commit_log.flush_service().is_accepting()
+    }
+
+    /// The disk-full flag retention maintains (puts fail with
+    /// `SERVICE_NOT_AVAILABLE` while it is set).
+    pub fn disk_state(&self) -> &DiskState {
+        &self.disk
+    }
+
+    /// Sets or clears the disk-full flag by hand (retention re-evaluates it
+    /// every `cleanResourceInterval`).
+    pub fn set_disk_full(&self, full: bool) {
+        if self.disk.set_full(full, &self.config.store_path_root_dir) {
+            tracing::warn!(full, "disk-full flag changed");
+        }
+    }
+
+    /// Deletes expired files in the next retention passes whatever the hour
+    /// and disk usage (`executeDeleteFilesManually`).
+    pub fn execute_delete_files_manually(&self) {
+        if let Some(r) = lock(&self.retention).as_ref() {
+            r.request_manual_delete();
+        }
+    }
+
+    fn stop_retention(&self) {
+        if let Some(r) = lock(&self.retention).take() {
+            r.shutdown();
+        }
+    }
+
+    /// Whether this store is a replica (puts are refused).
+    fn is_slave(&self) -> bool {
+        self.config.broker_role == BrokerRole::Slave
+    }
+
+    /// Sets the listener called for every new ConsumeQueue entry (replacing any).
+    pub fn set_arrival_listener(&self, listener: ArrivalListener) {
+        self.dispatcher.shared().set_listener(Some(listener));
+    }
+
+    /// Removes the arrival listener.
+    pub fn clear_arrival_listener(&self) {
+        self.dispatcher.shared().set_listener(None);
+    }
+
+    /// CommitLog bytes not yet dispatched (`dispatchBehindBytes`).
+    pub fn dispatch_behind_bytes(&self) -> i64 {
+        (self.commit_log.max_offset() - self.dispatched_offset()).max(0)
+    }
+
+    /// CommitLog offset up to which records are in the ConsumeQueues and index.
+    pub fn dispatched_offset(&self) -> i64 {
+        self.dispatcher.shared().offset()
+    }
+
+    /// Waits until every record before CommitLog offset `offset` is
+    /// dispatched; false on timeout (read-your-own-write, tests).
+    pub fn wait_dispatched(&self, offset: i64, timeout: Duration) -> bool {
+        self.dispatcher.shared().wake();
+        self.dispatcher.shared().wait_for(offset, timeout)
+    }
+
+    /// Waits until everything stored so far is dispatched.
+    pub fn wait_dispatched_all(&self, timeout: Duration) -> bool {
+        self.wait_dispatched(self.commit_log.max_offset(), timeout)
+    }
+
+    /// Wakes the dispatcher (after replicated appends, which do not).
+    pub fn wake_dispatcher(&self) {
+        self.dispatcher.shared().wake();
+    }
+
+    /// Smallest CommitLog offset.
+    pub fn commit_log_min_offset(&self) -> i64 {
+        self.commit_log.min_offset()
+    }
+
+    /// CommitLog offset where the next record goes.
+    pub fn commit_log_max_offset(&self) -> i64 {
+        self.commit_log.max_offset()
+    }
+
+    /// Deletes a topic's ConsumeQueues and forgets its queue offsets (its
+    /// records stay in the CommitLog until retention removes them). The
+    /// broker stops accepting the topic first; records stored before are
+    /// dispatched before the queues go, so dispatch does not recreate them.
+    pub fn delete_topic(&self, topic: &str) -> Result<()> {
+        if !self.wait_dispatched_all(SHUTDOWN_DISPATCH_WAIT) {
+            tracing::warn!(topic, "deleting a topic while dispatch lags");
+        }
+        self.queues.remove_topic(topic)?;
+        self.commit_log.remove_queue_offsets(topic);
+        self.logics.manifest.mark_dirty();
+        Ok(())
+    }
+
+    /// Flushes ConsumeQueues, index and checkpoint now (tests; the flusher
+    /// does this every `flushIntervalConsumeQueue`).
+    pub fn flush_logics(&self) {
+        self.logics.flush_round();
+    }
+
+    /// Stops the store: refuses puts, lets the dispatcher catch up, flushes
+    /// everything, writes the checkpoint, removes the `abort` file and
+    /// releases the lock. Later calls do nothing.
+    pub fn shutdown(&self) {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.stop_retention();
+        let flush = self.commit_log.flush_service();
+        flush.stop_accepting();
+        // Taking the append lock (through this read) waits out an append that
+        // passed its writability check before `stop_accepting`.
+        let _ = self.commit_log.queue_offset("", 0);
+        self.dispatcher.stop(SHUTDOWN_DISPATCH_WAIT);
+        {
+            *lock(&self.logics.stop) = true;
+            self.logics.cv.notify_all();
+        }
+        if let Some(t) = lock(&self.logics_thread).take() {
+            if t.join().is_err() {
+                tracing::error!("the ConsumeQueue flush thread panicked");
+            }
+        }
+        let mut clean = true;
+        match self.commit_log.queue().flush(0) {
+            Ok(out) if out.store_timestamp > 0 => {
+                self.checkpoint
+                    .set_physic_msg_timestamp(out.store_timestamp);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                clean = false;
+                tracing::error!(error = %e, "final CommitLog flush failed");
+            }
+        }
+        clean &= self.logics.flush_round();
+        if clean && flush.is_healthy() {
+            if let Err(e) = remove_abort_file(&self.config.abort_path()) {
+                tracing::error!(error = %e, "cannot remove the abort file");
+            }
+        } else {
+            tracing::error!("shutdown was not clean; the next start recovers as after a crash");
+        }
+        // Closing the file releases the flock.
+        drop(lock(&self.lock_file).take());
+        tracing::info!(
+            end = self.commit_log.max_offset(),
+            "message store shut down"
+        );
+    }
+}
+
+impl MessageStore {
+    /// Test hook: stops the threads and releases the lock like a killed
+    /// process would — no final ConsumeQueue, index or checkpoint flush, and
+    /// the `abort` file stays, so the next open recovers as after a crash.
+    #[doc(hidden)]
+    pub fn simulate_crash(self) {
+        self.shut_down.store(true, Ordering::Release);
+        self.stop_retention();
+        self.commit_log.flush_service().stop_accepting();
+        self.dispatcher.stop(Duration::ZERO);
+        *lock(&self.logics.stop) = true;
+        self.logics.cv.notify_all();
+        if let Some(t) = lock(&self.logics_thread).take() {
+            let _ = t.join();
+        }
+        drop(lock(&self.lock_file).take());
+    }
+}
+
+impl Drop for MessageStore {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Flushes ConsumeQueues and index, then records in the checkpoint and the
+/// manifest how far they are on disk.
+#[derive(Debug)]
+struct LogicsFlusher {
+    queues: Arc<ConsumeQueueStore>,
+    index: Option<Arc<IndexService>>,
+    checkpoint: Arc<StoreCheckpoint>,
+    manifest: Manifest,
+    dispatch: Arc<Shared>,
+    interval: Duration,
+    stop: Mutex<bool>,
+    cv: Condvar,
+    /// Serialises rounds (the thread, [`MessageStore::flush_logics`], shutdown).
+    round: Mutex<()>,
+}
+
+impl LogicsFlusher {
+    fn run(&self) {
+        let mut stop = lock(&self.stop);
+        while !*stop {
+            stop = self
+                .cv
+                .wait_timeout(stop, self.interval)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            if *stop {
+                break;
+            }
+            drop(stop);
+            self.flush_round();
+            stop = lock(&self.stop);
+        }
+    }
+
+    /// One flush; true if everything reached the disk.
+    fn flush_round(&self) -> bool {
+        let _round = lock(&self.round);
+        // Captured before flushing: everything dispatched up to here is covered.
+        let offset = self.dispatch.offset();
+        let ts = self.dispatch.last_timestamp();
+        let mut ok = true;
+        match self.queues.flush_all() {
+            Ok(()) => {
+                if ts > 0 {
+                    self.checkpoint.set_logics_msg_timestamp(ts);
+                }
+                if let Err(e) = self.manifest.save(offset, &self.queues) {
+                    ok = false;
+                    tracing::error!(error = %e, "cannot save the dispatch manifest");
+                }
+            }
+            Err(e) => {
+                ok = false;
+                tracing::error!(error = %e, "ConsumeQueue flush failed");
+            }
+        }
+        if let Some(index) = &self.index {
+            match index.flush() {
+                Ok(()) if ts > 0 => self.checkpoint.set_index_msg_timestamp(ts),
+                Ok(()) => {}
+                Err(e) => {
+                    ok = false;
+                    tracing::error!(error = %e, "index flush failed");
+                }
+            }
+        }
+        if let Err(e) = self.checkpoint.flush() {
+            ok = false;
+            tracing::error!(error = %e, "checkpoint flush failed");
+        }
+        ok
+    }
+}
+
+/// Takes an exclusive `flock` on the `lock` file, failing at once if held.
+fn take_lock(path: &Path) -> Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| StoreError::io("open", path, e))?;
+    // SAFETY: flock on a descriptor this function owns; no memory is involved.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() == std::io::ErrorKind::WouldBlock {
+            return Err(StoreError::Locked {
+                path: path.to_path_buf(),
+            });
+        }
+        return Err(StoreError::io("lock", path, err));
+    }
+    Ok(file)
+}
+
+/// Physical memory in bytes (4 GiB if unknown).
+fn physical_memory() -> i64 {
+    // SAFETY: sysconf only reads system configuration.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if pages > 0 && size > 0 {
+        i64::try_from(i128::from(pages) * i128::from(size)).unwrap_or(i64::MAX)
+    } else {
+        4 << 30
+    }
+}

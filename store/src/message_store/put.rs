@@ -1,0 +1,240 @@
+//! Storing messages: refuse when not writable, validate, encode each record
+//! once into a per-thread buffer (computing BODYCRC there), append, and
+//! hand back a future that completes once the flush the config asks for is
+//! done (`SYNC_FLUSH` with `WAIT` ≠ false), or at once.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use skylark_protocol::message::StoredMessage;
+use skylark_protocol::message::msg_id::offset_msg_id;
+use skylark_protocol::message::properties::MAX_ENCODED_LEN;
+use skylark_protocol::message::record::{BODY_CRC_POS, body_crc};
+use skylark_protocol::message::topic::validate_topic;
+
+use super::MessageStore;
+use crate::commitlog::{AppendResult, PutResult};
+use crate::error::{PutMessageStatus, Result, StoreError};
+use crate::flush::FlushWait;
+
+/// Buffers above this capacity are given back after use, so one huge
+/// message does not pin memory in every sending thread.
+const KEEP_BUFFER: usize = 8 << 20;
+
+thread_local! {
+    /// The encode buffer of this thread, reused by every put it makes.
+    static ENCODE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The outcome of a put (`PutMessageResult`).
+#[derive(Debug)]
+pub struct PutMessageResult {
+    /// RocketMQ's status; [`PutMessageStatus::is_stored`] tells whether the
+    /// message is in the CommitLog.
+    pub status: PutMessageStatus,
+    /// Where the records went (physical offset, queue offset, store
+    /// timestamp, bytes, count), when stored.
+    pub append: Option<AppendResult>,
+    /// Why the put was refused or failed.
+    pub error: Option<StoreError>,
+    /// The store host written into the record(s).
+    store_host: Option<SocketAddr>,
+}
+
+impl PutMessageResult {
+    fn failed(error: StoreError) -> Self {
+        Self {
+            status: error.put_status(),
+            append: None,
+            error: Some(error),
+            store_host: None,
+        }
+    }
+
+    /// Whether the message is stored (`PUT_OK` or a flush/replica timeout).
+    pub fn is_stored(&self) -> bool {
+        self.status.is_stored()
+    }
+
+    /// The offset message id (store host + physical offset) of the first record.
+    pub fn offset_msg_id(&self) -> Option<String> {
+        Some(offset_msg_id(self.store_host?, self.append?.wrote_offset))
+    }
+}
+
+/// Completes with the [`PutMessageResult`] once the put's flush is done.
+#[derive(Debug)]
+#[must_use = "the result says whether the message was stored"]
+pub struct PutMessageFuture {
+    result: Option<PutMessageResult>,
+    flush: Option<FlushWait>,
+}
+
+impl PutMessageFuture {
+    fn ready(result: PutMessageResult) -> Self {
+        Self {
+            result: Some(result),
+            flush: None,
+        }
+    }
+
+    /// Blocks the calling thread until the put is complete.
+    pub fn wait_blocking(mut self) -> PutMessageResult {
+        let status = self.flush.take().map(FlushWait::wait_blocking);
+        finish(self.result.take(), status)
+    }
+}
+
+fn finish(result: Option<PutMessageResult>, flush: Option<PutMessageStatus>) -> PutMessageResult {
+    let mut result = result.unwrap_or_else(|| {
+        PutMessageResult::failed(StoreError::MessageIllegal("put polled after completion"))
+    });
+    if let Some(status) = flush {
+        if result.status == PutMessageStatus::PutOk {
+            result.status = status;
+        }
+    }
+    result
+}
+
+impl Future for PutMessageFuture {
+    type Output = PutMessageResult;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<PutMessageResult> {
+        let this = self.get_mut();
+        let status = match this.flush.as_mut() {
+            Some(wait) => match Pin::new(wait).poll(cx) {
+                Poll::Ready(status) => Some(status),
+                Poll::Pending => return Poll::Pending,
+            },
+            None => None,
+        };
+        this.flush = None;
+        Poll::Ready(finish(this.result.take(), status))
+    }
+}
+
+impl MessageStore {
+    /// Stores one message. The store writes BODYCRC, the physical offset,
+    /// the queue offset and the store timestamp; every other field is
+    /// written as held (the caller sets queue id, hosts, born time, sysflag).
+    pub fn put_message(&self, msg: &StoredMessage) -> PutMessageFuture {
+        self.put(std::slice::from_ref(msg), false)
+    }
+
+    /// Stores a batch for one topic and queue with consecutive queue offsets,
+    /// all in one CommitLog file (`putMessages`). `WAIT` is the first message's.
+    pub fn put_messages(&self, msgs: &[StoredMessage]) -> PutMessageFuture {
+        self.put(msgs, true)
+    }
+
+    fn put(&self, msgs: &[StoredMessage], batch: bool) -> PutMessageFuture {
+        if let Err(e) = self.check_put(msgs) {
+            return PutMessageFuture::ready(PutMessageResult::failed(e));
+        }
+        let wait = msgs
+            .first()
+            .is_some_and(|m| m.properties.wait_store_msg_ok());
+        let put = ENCODE_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            let out = encode_all(&mut buf, msgs).and_then(|()| {
+                if batch {
+                    self.commit_log.put_batch(&buf, wait)
+                } else {
+                    self.commit_log.put(&buf, wait)
+                }
+            });
+            if buf.capacity() > KEEP_BUFFER {
+                *buf = Vec::new();
+            }
+            out
+        });
+        match put {
+            Ok(PutResult { append, flush }) => {
+                self.dispatcher.shared().wake();
+                PutMessageFuture {
+                    result: Some(PutMessageResult {
+                        status: PutMessageStatus::PutOk,
+                        append: Some(append),
+                        error: None,
+                        store_host: msgs.first().map(|m| m.store_host),
+                    }),
+                    flush: Some(flush),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "put failed");
+                PutMessageFuture::ready(PutMessageResult::failed(e))
+            }
+        }
+    }
+
+    /// Refuses puts the store cannot take, and messages it must not store,
+    /// before anything is written.
+    fn check_put(&self, msgs: &[StoredMessage]) -> Result<()> {
+        self.disk.check_writable()?;
+        if !self.is_writable() || self.is_slave() {
+            return Err(StoreError::NotWritable);
+        }
+        let Some(first) = msgs.first() else {
+            return Err(StoreError::MessageIllegal("empty batch"));
+        };
+        for msg in msgs {
+            if msg.topic != first.topic || msg.queue_id != first.queue_id {
+                return Err(StoreError::MessageIllegal(
+                    "a batch must hold one topic and queue",
+                ));
+            }
+            self.check_message(msg)?;
+        }
+        Ok(())
+    }
+
+    fn check_message(&self, msg: &StoredMessage) -> Result<()> {
+        let max = self.config.max_message_size;
+        if msg.body.len() > max {
+            return Err(StoreError::MessageTooLarge {
+                len: msg.body.len(),
+                max,
+            });
+        }
+        if let Err(reason) = validate_topic(&msg.topic) {
+            return Err(StoreError::InvalidTopic {
+                topic: msg.topic.clone(),
+                reason,
+            });
+        }
+        if msg.topic.len() > msg.version.max_topic_len() {
+            return Err(StoreError::MessageIllegal(
+                "topic too long for record version 1; use version 2",
+            ));
+        }
+        let len = msg.properties.encoded_len();
+        if len > MAX_ENCODED_LEN {
+            return Err(StoreError::PropertiesTooLong { len });
+        }
+        if msg.queue_id < 0 {
+            return Err(StoreError::MessageIllegal("negative queue id"));
+        }
+        Ok(())
+    }
+}
+
+/// Encodes `msgs` back to back into `buf`, with each BODYCRC computed from its body.
+fn encode_all(buf: &mut Vec<u8>, msgs: &[StoredMessage]) -> Result<()> {
+    for msg in msgs {
+        let start = buf.len();
+        msg.encode(buf)
+            .map_err(|_| StoreError::MessageIllegal("the message cannot be encoded"))?;
+        let crc = body_crc(&msg.body).to_be_bytes();
+        let at = start + BODY_CRC_POS;
+        buf.get_mut(at..at + 4)
+            .ok_or(StoreError::MessageIllegal("record too short"))?
+            .copy_from_slice(&crc);
+    }
+    Ok(())
+}
