@@ -1,0 +1,999 @@
+#![allow(clippy::unwrap_used)]
+//! Real crashes: a child process (this test binary re-executed on the
+//! ignored [`crash_child`] test) stores messages with `SYNC_FLUSH` from
+//! several threads and prints an `ACK` line for each put whose flush
+//! completed; the parent SIGKILLs it at a random moment, reopens the store
+//! in-process (recovery runs) and checks that
+//!
+//! - every acknowledged message is there, at its queue and physical offset,
+//!   with its body, KEYS and UNIQ_KEY intact;
+//! - ConsumeQueues and CommitLog agree both ways, and everything the store
+//!   serves is a record it was given;
+//! - no queue offset ever names two different messages across cycles.
+//!
+//! A second test damages a record in the middle of the newest CommitLog
+//! segment after the kill and checks that recovery cuts the log exactly
+//! there and serves nothing past it.
+//!
+//! The ignored tests at the end reproduce, deterministically, the store bugs
+//! these runs turned up (each says what Java does and what fails).
+//!
+//! `SKYLARK_CRASH_SEED` replays the random choices of a run (the kill
+//! timing itself is not reproducible); `SKYLARK_CRASH_CYCLES` runs more
+//! cycles than the default 20.
+
+mod store_support;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use skylark_protocol::message::StoredMessage;
+use skylark_protocol::message::record::{BLANK_LEN, write_blank};
+use skylark_store::MessageStore;
+use skylark_store::commitlog::{Entry, parse_entry};
+use skylark_store::config::{FlushDiskType, MessageStoreConfig};
+use skylark_store::consume_queue::ConsumeQueueError;
+use skylark_store::error::{PutMessageStatus, RecordFault, StoreError};
+use skylark_store::index_file::IndexError;
+use skylark_store::mapped_file::MappedFile;
+use store_support::{check_seq_body, decode, read_queue, seq_body, settle};
+use tempfile::TempDir;
+
+const CHILD_TEST: &str = "crash_child";
+const CHILD_DIR_ENV: &str = "SKYLARK_CRASH_CHILD_DIR";
+const CHILD_SEQ_ENV: &str = "SKYLARK_CRASH_NEXT_SEQ";
+const SEED_ENV: &str = "SKYLARK_CRASH_SEED";
+const CYCLES_ENV: &str = "SKYLARK_CRASH_CYCLES";
+const DEFAULT_CYCLES: usize = 20;
+
+const TOPICS: [&str; 3] = ["CrashA", "CrashB", "CrashC"];
+const QUEUES: i32 = 4;
+/// Writer threads in the child: concurrent sync puts share flushes.
+const WRITERS: usize = 4;
+/// CommitLog segment size: a few hundred records, so segments roll (and
+/// end with BLANK padding) several times per cycle.
+const CL_FILE: usize = 256 * 1024;
+/// ConsumeQueue entries per file.
+const CQ_PER_FILE: usize = 100;
+/// The child stops writing by itself after this long (the parent normally
+/// kills it within a second).
+const CHILD_RUN_LIMIT: Duration = Duration::from_secs(30);
+/// The longest the parent waits for the child to open the store, or to
+/// acknowledge what it waits for.
+const CHILD_WAIT_LIMIT: Duration = Duration::from_secs(60);
+
+fn crash_config(dir: &Path) -> MessageStoreConfig {
+    let mut c = store_support::config(dir);
+    c.mapped_file_size_commit_log = CL_FILE;
+    c.mapped_file_size_consume_queue = CQ_PER_FILE * 20;
+    c.flush_disk_type = FlushDiskType::SyncFlush;
+    // Index files roll every 1000 messages (KEYS and UNIQ_KEY each take an
+    // entry), so a crash finds finished index files and a live one.
+    c.max_hash_slot_num = 512;
+    c.max_index_num = 2_000;
+    c
+}
+
+/// splitmix64: spreads sequence numbers over routes and sizes.
+fn mix(seq: u64) -> u64 {
+    let mut x = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The topic and queue of message `seq`.
+fn route(seq: u64) -> (&'static str, i32) {
+    let h = mix(seq);
+    (TOPICS[(h % 3) as usize], ((h >> 8) % QUEUES as u64) as i32)
+}
+
+/// Body length of message `seq`: 16 to 1515 bytes.
+fn body_len(seq: u64) -> usize {
+    16 + ((mix(seq) >> 16) % 1500) as usize
+}
+
+fn uniq_key(seq: u64) -> String {
+    format!("0A000001{seq:024X}")
+}
+
+fn crash_msg(seq: u64) -> StoredMessage {
+    let (topic, queue_id) = route(seq);
+    let tag = if seq % 2 == 0 { "TagA" } else { "TagB" };
+    let key = format!("seq-{seq}");
+    let mut m = store_support::msg(topic, queue_id, &seq_body(seq, body_len(seq)), tag, &[&key]);
+    m.properties.set_uniq_key(&uniq_key(seq));
+    m.born_timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    m
+}
+
+/// Checks that a stored record is message `seq` as the child built it, and
+/// returns `seq`.
+fn check_record(m: &StoredMessage) -> u64 {
+    let at = m.physical_offset;
+    let seq = check_seq_body(&m.body).unwrap_or_else(|| panic!("garbage body at {at}"));
+    assert_eq!(m.body.len(), body_len(seq), "body length at {at}");
+    let (topic, queue_id) = route(seq);
+    assert_eq!(
+        (m.topic.as_str(), m.queue_id),
+        (topic, queue_id),
+        "route of seq {seq} at {at}"
+    );
+    assert_eq!(
+        m.keys(),
+        Some(format!("seq-{seq}").as_str()),
+        "KEYS at {at}"
+    );
+    assert_eq!(
+        m.uniq_key(),
+        Some(uniq_key(seq).as_str()),
+        "UNIQ_KEY at {at}"
+    );
+    seq
+}
+
+/// Writes one line to stdout in a single write (a pipe write below 4 KiB is atomic).
+fn say(line: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes())?;
+    out.flush()
+}
+
+/// The child process: does nothing unless started by a crash test.
+#[test]
+#[ignore = "child process of the crash tests (needs SKYLARK_CRASH_CHILD_DIR)"]
+fn crash_child() {
+    let Some(dir) = std::env::var_os(CHILD_DIR_ENV) else {
+        return;
+    };
+    let next: u64 = std::env::var(CHILD_SEQ_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // The harness has printed "test crash_child ... " without a newline.
+    say(&format!("\nSTART {next}\n")).unwrap();
+    let store = MessageStore::open(crash_config(Path::new(&dir))).unwrap();
+    say("OPENED\n").unwrap();
+    let seq = AtomicU64::new(next);
+    let deadline = Instant::now() + CHILD_RUN_LIMIT;
+    std::thread::scope(|s| {
+        for _ in 0..WRITERS {
+            s.spawn(|| {
+                while Instant::now() < deadline {
+                    let n = seq.fetch_add(1, Ordering::Relaxed);
+                    let r = store.put_message(&crash_msg(n)).wait_blocking();
+                    let line = match (r.status, r.append) {
+                        (PutMessageStatus::PutOk, Some(a)) => {
+                            let (topic, queue_id) = route(n);
+                            format!(
+                                "ACK {n} {topic} {queue_id} {} {}\n",
+                                a.queue_offset, a.wrote_offset
+                            )
+                        }
+                        (status, _) => format!("NACK {n} {status}\n"),
+                    };
+                    if say(&line).is_err() {
+                        return; // the parent is gone
+                    }
+                }
+            });
+        }
+    });
+    store.shutdown();
+}
+
+/// An acknowledged put, as the child reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ack {
+    seq: u64,
+    topic: String,
+    queue_id: i32,
+    queue_offset: i64,
+    phys: i64,
+}
+
+impl Ack {
+    fn parse(line: &str) -> Option<Self> {
+        let mut f = line.strip_prefix("ACK ")?.split(' ');
+        let ack = Self {
+            seq: f.next()?.parse().ok()?,
+            topic: f.next()?.to_owned(),
+            queue_id: f.next()?.parse().ok()?,
+            queue_offset: f.next()?.parse().ok()?,
+            phys: f.next()?.parse().ok()?,
+        };
+        f.next().is_none().then_some(ack)
+    }
+}
+
+/// When the parent kills the child.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// This long after the child opened the store.
+    Opened(Duration),
+    /// This long after spawning (often during the child's open and recovery).
+    Spawned(Duration),
+    /// Once this many puts are acknowledged.
+    Acked(usize),
+}
+
+/// What one child run printed.
+#[derive(Debug, Default)]
+struct ChildRun {
+    acks: Vec<Ack>,
+    /// Puts that completed with another status than PUT_OK.
+    nacks: Vec<String>,
+    /// How long after the spawn the child had opened the store, if it had
+    /// when it was killed.
+    opened: Option<Duration>,
+}
+
+impl ChildRun {
+    fn take(&mut self, line: &str, spawned: Instant) {
+        if line == "OPENED" {
+            self.opened = Some(spawned.elapsed());
+        } else if line.starts_with("ACK ") {
+            let ack = Ack::parse(line).unwrap_or_else(|| panic!("bad line {line:?}"));
+            self.acks.push(ack);
+        } else if line.starts_with("NACK ") {
+            self.nacks.push(line.to_owned());
+        }
+    }
+}
+
+/// Kills (SIGKILL) and reaps the child when dropped, so a failing parent
+/// leaves no process behind.
+struct Reaper(Child);
+
+impl Reaper {
+    fn kill(&mut self) -> ExitStatus {
+        let _ = self.0.kill();
+        self.0.wait().unwrap()
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the child on `dir` starting at sequence number `next_seq`, kills it
+/// as `kill` says, and returns what it acknowledged.
+fn run_child(dir: &Path, logs: &Path, next_seq: u64, kill: Kill) -> ChildRun {
+    let stderr_path = logs.join("child.stderr");
+    let stderr = File::create(&stderr_path).unwrap();
+    let mut child = Reaper(
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                CHILD_TEST,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_DIR_ENV, dir)
+            .env(CHILD_SEQ_ENV, next_seq.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    let spawned = Instant::now();
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut run = ChildRun::default();
+    let give_up = spawned + CHILD_WAIT_LIMIT;
+    let mut kill_at = match kill {
+        Kill::Spawned(d) => Some(spawned + d),
+        _ => None,
+    };
+    let mut exited_early = false;
+    loop {
+        let now = Instant::now();
+        if kill_at.is_some_and(|at| now >= at) {
+            break;
+        }
+        if now >= give_up {
+            let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            panic!("the child did not get to {kill:?} in {CHILD_WAIT_LIMIT:?}; stderr:\n{stderr}");
+        }
+        let until = kill_at.map_or(give_up, |at| at.min(give_up));
+        match rx.recv_timeout(until - now) {
+            Ok(line) => {
+                run.take(&line, spawned);
+                match kill {
+                    Kill::Opened(d) if line == "OPENED" => kill_at = Some(Instant::now() + d),
+                    Kill::Acked(n) if run.acks.len() >= n => break,
+                    _ => {}
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                exited_early = true;
+                break;
+            }
+        }
+    }
+    let status = child.kill();
+    // What the child printed before it died; its stdout closes with it.
+    let drain_until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = drain_until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => run.take(&line, spawned),
+            Err(RecvTimeoutError::Disconnected) => {
+                reader.join().unwrap();
+                break;
+            }
+            Err(RecvTimeoutError::Timeout) => panic!("the child's stdout stayed open"),
+        }
+    }
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert!(
+        !exited_early && status.signal() == Some(libc::SIGKILL),
+        "the child ended by itself ({status:?}); stderr:\n{stderr}"
+    );
+    assert!(
+        run.nacks.iter().all(|l| l.ends_with(" FLUSH_DISK_TIMEOUT")),
+        "puts failed: {:?}",
+        run.nacks
+    );
+    run
+}
+
+/// What the parent knows across cycles.
+#[derive(Debug, Default)]
+struct Model {
+    /// The message seen at each (topic, queue, queue offset).
+    slots: HashMap<(String, i32, i64), u64>,
+    /// Each queue's max offset at the last check.
+    max_offsets: HashMap<(String, i32), i64>,
+    /// The next sequence number for the child.
+    next_seq: u64,
+}
+
+/// What [`verify`] counted.
+#[derive(Debug, Default)]
+struct Counts {
+    records: usize,
+    /// BLANK-padded segment ends walked over.
+    blanks: usize,
+    cq_files: usize,
+}
+
+/// Checks the reopened store against the child's acknowledgements and
+/// `model`, and brings `model` up to date.
+fn verify(store: &MessageStore, acks: &[Ack], model: &mut Model) -> Counts {
+    settle(store);
+    let mut counts = Counts::default();
+    // ConsumeQueues → CommitLog: every entry of every queue, min to max,
+    // points to an intact record of that queue at that offset.
+    let mut entries: HashMap<(String, i32, i64), (u64, i64)> = HashMap::new();
+    for cq in store.consume_queues().queues() {
+        let known = TOPICS.contains(&cq.topic()) && (0..QUEUES).contains(&cq.queue_id());
+        assert!(known, "unexpected queue {}/{}", cq.topic(), cq.queue_id());
+        counts.cq_files += cq.file_count();
+    }
+    for topic in TOPICS {
+        for queue_id in 0..QUEUES {
+            assert_eq!(store.min_offset(topic, queue_id), 0, "{topic}/{queue_id}");
+            let max = store.max_offset(topic, queue_id);
+            let key = (topic.to_owned(), queue_id);
+            let before = model.max_offsets.get(&key).copied().unwrap_or(0);
+            assert!(
+                max >= before,
+                "{topic}/{queue_id} shrank from {before} to {max}"
+            );
+            model.max_offsets.insert(key, max);
+            for (qo, rec) in read_queue(store, topic, queue_id) {
+                let m = decode(&rec);
+                assert_eq!(
+                    (m.topic.as_str(), m.queue_id, m.queue_offset),
+                    (topic, queue_id, qo),
+                    "the entry at {topic}/{queue_id}/{qo} points to another record"
+                );
+                let seq = check_record(&m);
+                let slot = (topic.to_owned(), queue_id, qo);
+                let seen = *model.slots.entry(slot.clone()).or_insert(seq);
+                assert_eq!(
+                    seen, seq,
+                    "queue offset {topic}/{queue_id}/{qo} held seq {seen}, now seq {seq}"
+                );
+                entries.insert(slot, (seq, m.physical_offset));
+            }
+        }
+    }
+    // CommitLog → ConsumeQueues: every record, walked with the store's
+    // reads, is intact, stored once, and has its entry.
+    let end = store.commit_log_max_offset();
+    let mut at = store.commit_log_min_offset();
+    assert_eq!(at, 0, "nothing is deleted");
+    let mut seqs = HashSet::new();
+    while at < end {
+        // `get_record` tells damage (an error) from BLANK padding (`None`).
+        match store.commit_log().get_record(at).unwrap() {
+            Some(rec) => {
+                let m = decode(&rec);
+                assert_eq!(m.physical_offset, at);
+                let seq = check_record(&m);
+                assert!(seqs.insert(seq), "seq {seq} stored twice (again at {at})");
+                let slot = (m.topic.clone(), m.queue_id, m.queue_offset);
+                assert_eq!(
+                    entries.get(&slot),
+                    Some(&(seq, at)),
+                    "the record at {at} (seq {seq}) lacks its entry {slot:?}"
+                );
+                at += rec.len() as i64;
+            }
+            None => {
+                let left = CL_FILE as i64 - at % CL_FILE as i64;
+                let blank = store.commit_log().get_message(at, BLANK_LEN);
+                assert!(
+                    blank.is_some_and(|b| b[..] == blank_bytes(left)[..]) && left < CL_FILE as i64,
+                    "neither a record nor a BLANK at {at} (end {end})"
+                );
+                counts.blanks += 1;
+                at += left;
+            }
+        }
+        counts.records = seqs.len();
+    }
+    assert_eq!(at, end, "the walk ends at the CommitLog end");
+    assert_eq!(entries.len(), seqs.len(), "one entry per record");
+    // Every acknowledged message is where the child was told it went.
+    for a in acks {
+        let slot = (a.topic.clone(), a.queue_id, a.queue_offset);
+        assert_eq!(
+            entries.get(&slot),
+            Some(&(a.seq, a.phys)),
+            "acknowledged message lost or moved: {a:?}"
+        );
+    }
+    // A sample of them through the index too, by UNIQ_KEY: a KEYS entry can
+    // be lost after a crash (see the ignored
+    // `keys_of_a_record_split_over_two_index_files_survive_a_crash`).
+    for a in acks.iter().take(3).chain(acks.iter().rev().take(3)) {
+        let r = store.query_by_key(&a.topic, &uniq_key(a.seq), 32, 0, i64::MAX);
+        assert_eq!(r.messages.len(), 1, "query {}", uniq_key(a.seq));
+        assert_eq!(decode(&r.messages[0]).physical_offset, a.phys);
+    }
+    let top = seqs.iter().chain(acks.iter().map(|a| &a.seq)).max();
+    model.next_seq = model.next_seq.max(top.map_or(0, |s| s + 1));
+    counts
+}
+
+/// The BLANK record padding the last `left` bytes of a segment.
+fn blank_bytes(left: i64) -> Vec<u8> {
+    let mut b = Vec::new();
+    write_blank(&mut b, left as usize).unwrap();
+    b.truncate(BLANK_LEN);
+    b
+}
+
+/// xorshift64*, seeded from the clock unless `SKYLARK_CRASH_SEED` is set.
+struct Rng(u64);
+
+impl Rng {
+    fn from_env(test: &str) -> Self {
+        let seed = std::env::var(SEED_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            })
+            .max(1);
+        eprintln!("{test}: seed {seed} (replay with {SEED_ENV}={seed})");
+        Self(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value in `lo..hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo)
+    }
+}
+
+fn cycles() -> usize {
+    std::env::var(CYCLES_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CYCLES)
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+/// The empty file a store refused to open with, if that is why it failed.
+fn empty_file(e: &StoreError) -> Option<&Path> {
+    match e {
+        StoreError::BadFileSize {
+            path, actual: 0, ..
+        }
+        | StoreError::ConsumeQueue(ConsumeQueueError::BadFileSize {
+            path, actual: 0, ..
+        })
+        | StoreError::Index(IndexError::BadFileSize {
+            path, actual: 0, ..
+        }) => Some(path),
+        _ => None,
+    }
+}
+
+/// Opens the store after a kill. A kill between creating a file and sizing
+/// it leaves an empty file the store refuses to open with (see the ignored
+/// `an_empty_file_left_by_a_kill_during_creation_does_not_stop_the_store`);
+/// such files hold nothing, so this removes them, as an operator would, says
+/// so, and counts them, so that the other checks still run.
+fn open_after_kill(config: &MessageStoreConfig) -> (MessageStore, usize) {
+    let mut removed = 0;
+    loop {
+        match MessageStore::open(config.clone()) {
+            Ok(store) => return (store, removed),
+            Err(e) => match empty_file(&e) {
+                Some(path) if removed < 5 => {
+                    eprintln!("KNOWN STORE BUG: {e}; removing the empty file and reopening");
+                    std::fs::remove_file(path).unwrap();
+                    removed += 1;
+                }
+                _ => panic!("reopen after a kill failed: {e}"),
+            },
+        }
+    }
+}
+
+/// Totals over crash cycles.
+#[derive(Debug, Default)]
+struct Totals {
+    acked: usize,
+    stored: usize,
+    killed_before_open: usize,
+    /// Empty files a kill left, removed by hand (see [`open_after_kill`]).
+    empty_files_removed: usize,
+    cuts: usize,
+    segments: usize,
+    blanks: usize,
+    cq_files: usize,
+}
+
+/// Runs `cycles` kill-and-recover cycles on a fresh store.
+fn crash_cycles(rng: &mut Rng, first: usize, cycles: usize, totals: &mut Totals) {
+    let dir = TempDir::new().unwrap();
+    let logs = TempDir::new().unwrap();
+    let config = crash_config(dir.path());
+    let mut model = Model::default();
+    for cycle in first..first + cycles {
+        // One kill in five lands at a random moment from the spawn (often in
+        // the child's own open and recovery); the others while it writes.
+        let kill = if rng.range(0, 5) == 0 {
+            Kill::Spawned(Duration::from_millis(rng.range(0, 40)))
+        } else {
+            Kill::Opened(Duration::from_millis(rng.range(20, 300)))
+        };
+        let run = run_child(dir.path(), logs.path(), model.next_seq, kill);
+        let t = Instant::now();
+        let (store, repaired) = open_after_kill(&config);
+        totals.empty_files_removed += repaired;
+        let report = store.recovery_report().clone();
+        if run.opened.is_some() {
+            assert!(report.crashed, "{report:?}");
+        } else {
+            totals.killed_before_open += 1;
+        }
+        // Nothing was damaged, so a cut can only be the torn tail.
+        if let Some((at, fault)) = report.cut {
+            assert_eq!(at, report.commit_log_end, "{fault}");
+            totals.cuts += 1;
+        }
+        let counts = verify(&store, &run.acks, &mut model);
+        eprintln!(
+            "cycle {cycle}: kill {kill:?}, opened after {:?}, {} acked, {} not acked in time, \
+             {} records in store, end {}, cut {:?}, scan from {}, dispatch from {}, \
+             recovery {:?}, check {:?}",
+            run.opened,
+            run.acks.len(),
+            run.nacks.len(),
+            counts.records,
+            report.commit_log_end,
+            report.cut,
+            report.scan_from,
+            report.dispatch_from,
+            report.elapsed,
+            t.elapsed(),
+        );
+        totals.acked += run.acks.len();
+        store.shutdown();
+    }
+    // A last clean restart changes nothing.
+    let store = MessageStore::open(config).unwrap();
+    let report = store.recovery_report().clone();
+    assert!(!report.crashed && report.cut.is_none(), "{report:?}");
+    let counts = verify(&store, &[], &mut model);
+    totals.stored += counts.records;
+    totals.blanks += counts.blanks;
+    totals.cq_files += counts.cq_files;
+    totals.segments += files_in(&dir.path().join("commitlog"));
+}
+
+#[test]
+fn sigkill_during_sync_puts_loses_no_acknowledged_message() {
+    /// Long runs start a fresh store this often, so each check stays small.
+    const CYCLES_PER_STORE: usize = 25;
+    let mut rng = Rng::from_env("sigkill");
+    let started = Instant::now();
+    let cycles = cycles();
+    let mut totals = Totals::default();
+    let mut done = 0;
+    while done < cycles {
+        let n = CYCLES_PER_STORE.min(cycles - done);
+        crash_cycles(&mut rng, done, n, &mut totals);
+        done += n;
+    }
+    eprintln!("{cycles} cycles in {:?}: {totals:?}", started.elapsed());
+    assert!(totals.acked >= 10 * cycles, "too few puts to mean anything");
+    assert!(
+        totals.blanks >= 2 && totals.cq_files > 12,
+        "segments rolled"
+    );
+}
+
+/// How the record is damaged.
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    /// Two body bytes flipped: BODYCRC no longer matches.
+    Body,
+    /// The magic code's first byte flipped.
+    Magic,
+}
+
+/// An acknowledged record in the newest segment with at least four more
+/// acknowledged records after it in that segment, and not its first record.
+fn pick_victim(acks: &[Ack]) -> Option<Ack> {
+    let size = CL_FILE as i64;
+    let last = acks.iter().map(|a| a.phys / size).max()?;
+    let mut in_last: Vec<&Ack> = acks
+        .iter()
+        .filter(|a| a.phys / size == last && a.phys % size != 0)
+        .collect();
+    in_last.sort_by_key(|a| a.phys);
+    (in_last.len() >= 8).then(|| in_last[in_last.len() - 5].clone())
+}
+
+/// Damages the record `victim` in its segment file, on disk.
+fn damage(dir: &Path, victim: &Ack, how: Damage) {
+    let size = CL_FILE as i64;
+    let path = dir
+        .join("commitlog")
+        .join(MappedFile::file_name(victim.phys - victim.phys % size));
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let pos = (victim.phys % size) as u64;
+    let mut buf = Vec::new();
+    f.seek(SeekFrom::Start(pos)).unwrap();
+    f.read_to_end(&mut buf).unwrap();
+    let Ok(Entry::Record(info)) = parse_entry(&buf, CL_FILE - BLANK_LEN) else {
+        panic!("no record at {}", victim.phys);
+    };
+    let body = &buf[info.body.clone()];
+    assert_eq!(
+        check_seq_body(body),
+        Some(victim.seq),
+        "the victim is on disk"
+    );
+    let (at, bytes) = match how {
+        Damage::Body => {
+            let mid = info.body.start + body.len() / 2;
+            (mid, vec![buf[mid] ^ 0xFF, buf[mid + 1] ^ 0x5A])
+        }
+        Damage::Magic => (4, vec![buf[4] ^ 0xFF]),
+    };
+    f.seek(SeekFrom::Start(pos + at as u64)).unwrap();
+    f.write_all(&bytes).unwrap();
+}
+
+#[test]
+fn damage_mid_segment_after_a_kill_is_cut_there_and_nothing_past_it_is_served() {
+    let mut rng = Rng::from_env("damage");
+    for how in [Damage::Body, Damage::Magic] {
+        let dir = TempDir::new().unwrap();
+        let logs = TempDir::new().unwrap();
+        let config = crash_config(dir.path());
+        let mut model = Model::default();
+        // Kill once enough is acknowledged that the newest segment holds a
+        // victim with acknowledged records after it; else recover and go on.
+        let mut attempts = 0;
+        let (run, victim) = loop {
+            attempts += 1;
+            assert!(attempts <= 8, "no suitable victim in {attempts} runs");
+            let want = rng.range(150, 450) as usize;
+            let run = run_child(dir.path(), logs.path(), model.next_seq, Kill::Acked(want));
+            if let Some(victim) = pick_victim(&run.acks) {
+                break (run, victim);
+            }
+            let (store, _) = open_after_kill(&config);
+            verify(&store, &run.acks, &mut model);
+            store.shutdown();
+        };
+        damage(dir.path(), &victim, how);
+
+        let (store, _) = open_after_kill(&config);
+        let report = store.recovery_report().clone();
+        eprintln!("{how:?}: victim {victim:?}, {report:?}");
+        assert!(report.crashed);
+        let (cut_at, fault) = report.cut.unwrap();
+        assert_eq!(cut_at, victim.phys, "cut at the damaged record");
+        match how {
+            Damage::Body => assert!(matches!(fault, RecordFault::BodyCrc { .. }), "{fault:?}"),
+            Damage::Magic => assert!(matches!(fault, RecordFault::BadMagic(_)), "{fault:?}"),
+        }
+        assert!(report.scan_from <= victim.phys);
+        assert_eq!(report.commit_log_end, victim.phys);
+        assert_eq!(store.commit_log_max_offset(), victim.phys);
+        let (kept, lost): (Vec<Ack>, Vec<Ack>) =
+            run.acks.iter().cloned().partition(|a| a.phys < victim.phys);
+        assert!(lost.len() >= 5 && !kept.is_empty());
+        // What lies before the damage is all there and intact, ConsumeQueues
+        // agree with the cut log, and nothing served is garbage.
+        verify(&store, &kept, &mut model);
+        // Nothing at or past the damage is served, by queue offset or by
+        // physical offset.
+        for a in &lost {
+            assert!(
+                store.max_offset(&a.topic, a.queue_id) <= a.queue_offset,
+                "{a:?}"
+            );
+            assert!(store.message_by_phys_offset(a.phys).is_none(), "{a:?}");
+            let r = store.query_by_key(&a.topic, &format!("seq-{}", a.seq), 32, 0, i64::MAX);
+            assert!(r.messages.is_empty(), "the index still finds {a:?}");
+        }
+        store.shutdown();
+
+        // The store lives on from the cut: more crash cycles, then a clean
+        // restart that finds nothing more to cut.
+        for _ in 0..2 {
+            let kill = Kill::Opened(Duration::from_millis(rng.range(20, 200)));
+            let run = run_child(dir.path(), logs.path(), model.next_seq, kill);
+            let (store, _) = open_after_kill(&config);
+            verify(&store, &run.acks, &mut model);
+            if let Some(first) = run.acks.iter().min_by_key(|a| a.phys) {
+                assert!(first.phys >= victim.phys);
+            }
+            store.shutdown();
+        }
+        let store = MessageStore::open(config).unwrap();
+        let report = store.recovery_report().clone();
+        assert!(!report.crashed && report.cut.is_none(), "{report:?}");
+        verify(&store, &[], &mut model);
+    }
+}
+
+// Restarts after `delete_topic`, found while writing the tests above. Both
+// fail today; see the reasons.
+
+/// Puts 20 keyed messages over `Del`/0 and `Del`/1, then deletes the topic.
+fn store_with_a_deleted_topic(config: &MessageStoreConfig) -> MessageStore {
+    let store = MessageStore::open(config.clone()).unwrap();
+    for i in 0..20 {
+        let key = format!("k{i}");
+        store_support::put_ok(
+            &store,
+            &store_support::msg("Del", i % 2, b"old", "", &[&key]),
+        );
+    }
+    settle(&store);
+    store.delete_topic("Del").unwrap();
+    assert_eq!(
+        (store.max_offset("Del", 0), store.max_offset("Del", 1)),
+        (0, 0)
+    );
+    store
+}
+
+/// After a crash the live index file is dropped (its end timestamp is past
+/// the checkpoint's), so recovery re-dispatches from the CommitLog's start
+/// to rebuild the index; that re-dispatch also appends to ConsumeQueues and
+/// so re-creates the queues of a deleted topic, which then serve its old
+/// messages again. Java resumes dispatch from the ConsumeQueues' largest
+/// physical offset and does not bring them back; a clean restart does not
+/// either (`store_recovery.rs`).
+#[test]
+#[ignore = "store bug: index re-dispatch after a crash re-creates a deleted topic's queues"]
+fn a_topic_deleted_before_a_crash_stays_deleted() {
+    let dir = TempDir::new().unwrap();
+    let mut config = store_support::config(dir.path());
+    // ConsumeQueues, index and checkpoint flush only when told to.
+    config.flush_interval_consume_queue = 600_000;
+    let store = store_with_a_deleted_topic(&config);
+    store.flush_logics();
+    std::thread::sleep(Duration::from_millis(5));
+    store_support::put_ok(&store, &store_support::msg("Keep", 0, b"new", "", &["kk"]));
+    settle(&store);
+    store.simulate_crash();
+
+    let store = MessageStore::open(config).unwrap();
+    let report = store.recovery_report().clone();
+    assert!(report.crashed);
+    assert_eq!(store.max_offset("Keep", 0), 1);
+    let r = store.get_messages("Del", 1, 0, 32, 1 << 20, &store_support::all);
+    assert_eq!(
+        (
+            store.max_offset("Del", 0),
+            store.max_offset("Del", 1),
+            r.messages.len()
+        ),
+        (0, 0, 0),
+        "the deleted topic is back ({report:?})"
+    );
+}
+
+/// `CommitLog::open` seeds the queue-offset table from the records of its
+/// newest segment, deleted topics included; recovery then resets only the
+/// queues that have a ConsumeQueue. So after a restart the first put to a
+/// deleted topic's queue takes the old next offset (10 here) although the
+/// queue is empty (before the restart it takes 0), and the queue starts at
+/// min offset 10. Java rebuilds the table from the ConsumeQueues only.
+#[test]
+#[ignore = "store bug: a deleted topic's queue offsets come back after a restart"]
+fn a_deleted_topic_starts_again_at_offset_0_after_a_restart() {
+    let dir = TempDir::new().unwrap();
+    let config = store_support::config(dir.path());
+    let store = store_with_a_deleted_topic(&config);
+    store_support::put_ok(&store, &store_support::msg("Keep", 0, b"new", "", &["kk"]));
+    store.shutdown();
+    drop(store);
+
+    let store = MessageStore::open(config).unwrap();
+    assert_eq!(store.max_offset("Del", 1), 0);
+    let r = store_support::put(&store, &store_support::msg("Del", 1, b"fresh", "", &[]));
+    assert_eq!(r.append.unwrap().queue_offset, 0, "stale queue offset");
+    settle(&store);
+    assert_eq!(store.min_offset("Del", 1), 0);
+}
+
+/// A record's keys go to the index UNIQ_KEY first, then each KEYS token; when
+/// the file fills in between, the rest go to a new file. After a crash that
+/// drops the new file (its end timestamp is past the checkpoint's) but keeps
+/// the old one, recovery re-indexes from the old file's end offset yet skips
+/// the record at that offset (`index_skip` = end + 1) as "already indexed",
+/// so its keys that were in the dropped file are lost for good: the key
+/// query for an acknowledged message finds nothing. With the default
+/// `maxIndexNum` (an odd capacity, as the count is 1-based) and two keys per
+/// message every roll splits a record, so this follows nearly every crash
+/// under load that drops the newest index file; the SIGKILL test above hit
+/// it (its index sample happened to include the split record). Reproduced
+/// here in-process: crash one record after a flush that followed the split.
+#[test]
+#[ignore = "store bug: keys of a record split over two index files are lost after a crash"]
+fn keys_of_a_record_split_over_two_index_files_survive_a_crash() {
+    let dir = TempDir::new().unwrap();
+    let mut config = store_support::config(dir.path());
+    // ConsumeQueues, index and checkpoint flush only when told to.
+    config.flush_interval_consume_queue = 600_000;
+    // 39 entries a file (the count is 1-based): the 20th message is split.
+    config.max_index_num = 40;
+    let store = MessageStore::open(config.clone()).unwrap();
+    let index = Arc::clone(store.index().unwrap());
+    let mut split = None;
+    for seq in 0..100 {
+        // Distinct store timestamps, so the checkpoint tells records apart.
+        std::thread::sleep(Duration::from_millis(2));
+        let r = store_support::put(&store, &crash_msg(seq));
+        settle(&store);
+        // Everything indexed so far is flushed and in the checkpoint.
+        store.flush_logics();
+        if index.file_count() == 2 {
+            split = Some((seq, r.append.unwrap().wrote_offset));
+            break;
+        }
+    }
+    let (seq, phys) = split.unwrap();
+    // The first file ends inside the record: its UNIQ_KEY is there, its
+    // KEYS in the second file.
+    assert_eq!(index.files()[0].1.end_phy_offset, phys);
+    // One more record, not flushed: the second file ends after the checkpoint.
+    std::thread::sleep(Duration::from_millis(2));
+    store_support::put(&store, &crash_msg(seq + 1));
+    settle(&store);
+    drop(index);
+    store.simulate_crash();
+
+    let store = MessageStore::open(config).unwrap();
+    let report = store.recovery_report().clone();
+    assert!(report.crashed);
+    let (topic, _) = route(seq);
+    for key in [uniq_key(seq), format!("seq-{seq}")] {
+        let r = store.query_by_key(topic, &key, 32, 0, i64::MAX);
+        assert_eq!(
+            r.messages.len(),
+            1,
+            "{key} of the split record ({report:?})"
+        );
+    }
+}
+
+/// Files are created by `open(create, truncate)` then `set_len`; a kill in
+/// between leaves an empty file. The CommitLog drops an empty last file at
+/// open (`MappedFileQueue`: "deleting empty last file"), but ConsumeQueues
+/// and the index refuse it with BadFileSize, so the store cannot start again
+/// until someone removes the file by hand. Seen in the SIGKILL test above
+/// about once in 250 kills, on a new ConsumeQueue file. An empty newest file
+/// holds nothing: they could drop it like the CommitLog does (or size files
+/// under a temporary name and rename them).
+#[test]
+#[ignore = "store bug: an empty file left by a kill during file creation stops the store from opening"]
+fn an_empty_file_left_by_a_kill_during_creation_does_not_stop_the_store() {
+    let mut failed = Vec::new();
+    for kind in ["consumequeue", "commitlog", "index"] {
+        let dir = TempDir::new().unwrap();
+        let config = store_support::config(dir.path());
+        let store = MessageStore::open(config.clone()).unwrap();
+        for i in 0..30 {
+            let m = store_support::msg("Empty", 0, &[b'e'; 100], "", &[&format!("k{i}")]);
+            store_support::put_ok(&store, &m);
+        }
+        settle(&store);
+        let end = store.commit_log_max_offset();
+        store.simulate_crash();
+        // The next file of each kind, as `open` + SIGKILL leaves it.
+        let empty = match kind {
+            "consumequeue" => dir
+                .path()
+                .join("consumequeue/Empty/0")
+                .join(MappedFile::file_name(
+                    (store_support::CQ_PER_FILE * 20) as i64,
+                )),
+            "commitlog" => {
+                let next =
+                    end - end % store_support::CL_FILE as i64 + store_support::CL_FILE as i64;
+                // Remove a pre-allocated one first: it is the one being made.
+                dir.path()
+                    .join("commitlog")
+                    .join(MappedFile::file_name(next))
+            }
+            _ => dir.path().join("index/29991231235959999"),
+        };
+        File::create(&empty).unwrap();
+        match MessageStore::open(config) {
+            Ok(store) => {
+                assert_eq!(store.max_offset("Empty", 0), 30, "{kind}");
+                assert_eq!(store.commit_log_max_offset(), end, "{kind}");
+            }
+            Err(e) => failed.push(format!("{kind}: {e}")),
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
