@@ -1,9 +1,12 @@
-//! Appending encoded records: one, or a batch for one queue.
+//! Appending records: one, or a batch for one queue.
 //!
-//! Records are checked before the append lock is taken. Under it the store
-//! only picks the file (padding the old one with BLANK and taking the
-//! pre-allocated next one when a record does not fit), copies the bytes into
-//! the mapping once, and patches QUEUEOFFSET, PHYSICALOFFSET and
+//! Everything that can be is done before the append lock is taken (size
+//! checks here; encoding lengths, CRCs and validation by the caller). Under
+//! it the store only picks the file (padding the old one with BLANK and
+//! taking the pre-allocated next one when a record does not fit), has the
+//! record written into the mapping once — by an encoder
+//! ([`CommitLog::append_with`]) or as a copy of encoded bytes
+//! ([`CommitLog::append`]) — and patches QUEUEOFFSET, PHYSICALOFFSET and
 //! STORETIMESTAMP there. No allocation happens under the lock except the
 //! first time a topic or queue is seen, and no syscall except when rolling to
 //! a file that was not pre-allocated in time.
@@ -12,8 +15,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use skylark_protocol::message::record::{
-    BLANK_LEN, QUEUE_ID_POS, SYS_FLAG_POS, patch_physical_offset, patch_queue_offset,
-    patch_store_timestamp, write_blank,
+    BLANK_LEN, MIN_RECORD_LEN, QUEUE_ID_POS, SYS_FLAG_POS, TOTAL_SIZE_POS, patch_physical_offset,
+    patch_queue_offset, patch_store_timestamp, write_blank,
 };
 
 use super::record::{Entry, RecordInfo, i32_at, parse_entry, takes_queue_offset};
@@ -104,6 +107,37 @@ impl CommitLog {
         Ok(PutResult { append, flush })
     }
 
+    /// Reserves `len` bytes for one record of `topic`/`queue_id` with
+    /// `sys_flag`, has `encode` write the record straight into the mapping,
+    /// and returns where it went with the wait for its flush.
+    pub fn put_with(
+        &self,
+        len: usize,
+        topic: &str,
+        queue_id: i32,
+        sys_flag: i32,
+        wait: bool,
+        encode: impl FnOnce(&mut [u8]) -> Result<()>,
+    ) -> Result<PutResult> {
+        let append = self.append_with(len, topic, queue_id, sys_flag, encode)?;
+        let flush = self.flush.wait_for(append.end_offset(), wait);
+        Ok(PutResult { append, flush })
+    }
+
+    /// [`append_batch_with`](Self::append_batch_with), then the wait for its flush.
+    pub fn put_batch_with(
+        &self,
+        total: usize,
+        topic: &str,
+        queue_id: i32,
+        wait: bool,
+        encode: impl FnOnce(&mut [u8]) -> Result<()>,
+    ) -> Result<PutResult> {
+        let append = self.append_batch_with(total, topic, queue_id, encode)?;
+        let flush = self.flush.wait_for(append.end_offset(), wait);
+        Ok(PutResult { append, flush })
+    }
+
     /// Appends one encoded record without waiting for any flush.
     pub fn append(&self, record: &[u8]) -> Result<AppendResult> {
         let Checked { info, topic } = self.check(record)?;
@@ -112,8 +146,43 @@ impl CommitLog {
                 "TOTALSIZE disagrees with the record's length",
             ));
         }
-        let takes_offset = info.takes_queue_offset();
-        let len = record.len();
+        self.append_with(record.len(), topic, info.queue_id, info.sys_flag, |dst| {
+            dst.copy_from_slice(record);
+            Ok(())
+        })
+    }
+
+    /// Appends one record that `encode` writes straight into the mapping.
+    ///
+    /// Under the append lock the log picks the file (padding the old one with
+    /// BLANK and rolling when `len` does not fit), hands `encode` exactly the
+    /// `len` bytes at the write position, checks that it wrote TOTALSIZE
+    /// `len`, SYSFLAG `sys_flag` and QUEUEID `queue_id` (the topic is
+    /// trusted), and sets QUEUEOFFSET, PHYSICALOFFSET and
+    /// STORETIMESTAMP in place. The write position advances only after all of
+    /// that succeeded; on failure (or a panic) the reserved bytes are zeroed
+    /// again and nothing is published. `encode` runs under the lock: it
+    /// should only copy (compute CRCs and lengths before calling).
+    pub fn append_with(
+        &self,
+        len: usize,
+        topic: &str,
+        queue_id: i32,
+        sys_flag: i32,
+        encode: impl FnOnce(&mut [u8]) -> Result<()>,
+    ) -> Result<AppendResult> {
+        if len > self.max_message_size {
+            return Err(StoreError::MessageTooLarge {
+                len,
+                max: self.max_message_size,
+            });
+        }
+        if len < MIN_RECORD_LEN {
+            return Err(StoreError::MessageIllegal(
+                "record shorter than the minimum",
+            ));
+        }
+        let takes_offset = takes_queue_offset(sys_flag);
 
         let mut st = lock(&self.state);
         self.ensure_writable()?;
@@ -125,12 +194,24 @@ impl CommitLog {
             ..
         } = &mut *st;
         let file = self.file_for(current, *empty_start, len)?;
-        let slot = offsets.slot(topic, info.queue_id);
+        let slot = offsets.slot(topic, queue_id);
         let queue_offset = if takes_offset { *slot } else { 0 };
         let from = file.from_offset();
         let (pos, ()) = file.append_with(len, now, |dst, pos| {
-            dst.copy_from_slice(record);
-            patch(dst, queue_offset, from + pos as i64, now)
+            let mut dst = Reserved::new(dst);
+            encode(dst.bytes())?;
+            let rec = dst.bytes();
+            if i32_at(rec, TOTAL_SIZE_POS) != i32::try_from(len).ok()
+                || i32_at(rec, SYS_FLAG_POS) != Some(sys_flag)
+                || i32_at(rec, QUEUE_ID_POS) != Some(queue_id)
+            {
+                return Err(StoreError::MessageIllegal(
+                    "the encoder wrote another TOTALSIZE, SYSFLAG or QUEUEID than announced",
+                ));
+            }
+            patch(dst.bytes(), queue_offset, from + pos as i64, now)?;
+            dst.keep();
+            Ok(())
         })?;
         if takes_offset {
             *slot += 1;
@@ -151,7 +232,6 @@ impl CommitLog {
     pub fn append_batch(&self, records: &[u8]) -> Result<AppendResult> {
         let mut pos = 0;
         let mut first: Option<Checked<'_>> = None;
-        let mut count = 0;
         while pos < records.len() {
             let checked = self.check(&records[pos..])?;
             if let Some(first) = &first {
@@ -162,14 +242,35 @@ impl CommitLog {
                 }
             }
             pos += checked.info.total_size;
-            count += 1;
             first.get_or_insert(checked);
         }
         let Some(Checked { info, topic }) = first else {
             return Err(StoreError::MessageIllegal("empty batch"));
         };
-        let total = records.len();
-        if total + BLANK_LEN > self.file_size {
+        self.append_batch_with(records.len(), topic, info.queue_id, |dst| {
+            dst.copy_from_slice(records);
+            Ok(())
+        })
+    }
+
+    /// Appends a batch of records of `topic`/`queue_id`, `total` bytes in
+    /// all, that `encode` writes back to back straight into the mapping.
+    ///
+    /// As [`append_with`](Self::append_with), for a batch: all records go to
+    /// one file with consecutive queue offsets; after `encode` the log walks
+    /// the records by their TOTALSIZE (which must tile `total` exactly) and
+    /// sets each one's QUEUEOFFSET, PHYSICALOFFSET and STORETIMESTAMP.
+    pub fn append_batch_with(
+        &self,
+        total: usize,
+        topic: &str,
+        queue_id: i32,
+        encode: impl FnOnce(&mut [u8]) -> Result<()>,
+    ) -> Result<AppendResult> {
+        if total == 0 {
+            return Err(StoreError::MessageIllegal("empty batch"));
+        }
+        if total.saturating_add(BLANK_LEN) > self.file_size {
             return Err(StoreError::MessageTooLarge {
                 len: total,
                 max: self.file_size - BLANK_LEN,
@@ -186,41 +287,60 @@ impl CommitLog {
             ..
         } = &mut *st;
         let file = self.file_for(current, *empty_start, total)?;
-        let slot = offsets.slot(topic, info.queue_id);
+        let slot = offsets.slot(topic, queue_id);
         let base = *slot;
         let from = file.from_offset();
-        let (at, taken) = file.append_with(total, now, |dst, at| {
-            dst.copy_from_slice(records);
-            let mut next = base;
-            let mut p = 0;
-            while p < dst.len() {
-                // Sizes were checked above; the fallbacks only keep this panic-free.
-                let size = i32_at(dst, p).map_or(0, |s| s as usize).max(1);
-                let rec = dst
-                    .get_mut(p..p + size)
-                    .ok_or(StoreError::MessageIllegal("batch framing changed"))?;
-                let takes = i32_at(rec, SYS_FLAG_POS).is_some_and(takes_queue_offset);
-                patch(
-                    rec,
-                    if takes { next } else { 0 },
-                    from + (at + p) as i64,
-                    now,
-                )?;
-                next += i64::from(takes);
-                p += size;
-            }
-            Ok(next - base)
+        let (at, (taken, count, first_takes)) = file.append_with(total, now, |dst, at| {
+            let mut dst = Reserved::new(dst);
+            encode(dst.bytes())?;
+            let out = self.patch_batch(dst.bytes(), queue_id, base, from + at as i64, now)?;
+            dst.keep();
+            Ok(out)
         })?;
         *slot += taken;
         drop(st);
-        let queue_offset = if info.takes_queue_offset() { base } else { 0 };
         Ok(AppendResult {
             wrote_offset: from + at as i64,
             wrote_bytes: total,
-            queue_offset,
+            queue_offset: if first_takes { base } else { 0 },
             msg_num: count,
             store_timestamp: now,
         })
+    }
+
+    /// Walks the records of a batch for `queue_id` written at `physical` and
+    /// patches them; returns the queue offsets taken, the records, and
+    /// whether the first takes one.
+    fn patch_batch(
+        &self,
+        dst: &mut [u8],
+        queue_id: i32,
+        base: i64,
+        physical: i64,
+        now: i64,
+    ) -> Result<(i64, usize, bool)> {
+        let (mut next, mut count, mut first_takes, mut p) = (base, 0, false, 0);
+        while p < dst.len() {
+            let size = i32_at(dst, p)
+                .and_then(|s| usize::try_from(s).ok())
+                .filter(|s| (MIN_RECORD_LEN..=self.max_message_size).contains(s))
+                .ok_or(StoreError::MessageIllegal("batch record size out of range"))?;
+            let rec = dst.get_mut(p..p + size).ok_or(StoreError::MessageIllegal(
+                "batch records overrun the batch",
+            ))?;
+            if i32_at(rec, QUEUE_ID_POS) != Some(queue_id) {
+                return Err(StoreError::MessageIllegal(
+                    "a batch must hold one topic and queue",
+                ));
+            }
+            let takes = i32_at(rec, SYS_FLAG_POS).is_some_and(takes_queue_offset);
+            patch(rec, if takes { next } else { 0 }, physical + p as i64, now)?;
+            first_takes |= count == 0 && takes;
+            next += i64::from(takes);
+            count += 1;
+            p += size;
+        }
+        Ok((next - base, count, first_takes))
     }
 
     pub(super) fn ensure_writable(&self) -> Result<()> {
@@ -289,6 +409,38 @@ impl CommitLog {
     }
 }
 
+/// Reserved, unpublished bytes of a mapping, zeroed again on drop unless
+/// [`keep`](Self::keep) was called: bytes past the write position stay zero
+/// (what recovery expects at a clean end) whatever an encoder did before it
+/// failed or panicked.
+struct Reserved<'a> {
+    bytes: &'a mut [u8],
+    keep: bool,
+}
+
+impl<'a> Reserved<'a> {
+    fn new(bytes: &'a mut [u8]) -> Self {
+        Self { bytes, keep: false }
+    }
+
+    fn bytes(&mut self) -> &mut [u8] {
+        self.bytes
+    }
+
+    /// The bytes are complete: they will be published.
+    fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            self.bytes.fill(0);
+        }
+    }
+}
+
 /// Fills in the fields the store assigns, in the mapped copy of a record.
 fn patch(
     rec: &mut [u8],
@@ -300,6 +452,8 @@ fn patch(
     patch_queue_offset(rec, queue_offset).map_err(bad)?;
     patch_physical_offset(rec, physical_offset).map_err(bad)?;
     patch_store_timestamp(rec, store_timestamp).map_err(bad)?;
-    debug_assert!(rec.len() > QUEUE_ID_POS);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

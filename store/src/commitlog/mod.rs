@@ -1,10 +1,12 @@
 //! The CommitLog: every stored record, appended to mmap'd files named by
 //! their start offset.
 //!
-//! - appends: [`CommitLog::put`] and [`CommitLog::put_batch`] copy
-//!   encoded records into the mapping under a short lock, assigning queue
-//!   offset, physical offset and store timestamp in place, and pad a file's
-//!   end with a BLANK record so no record spans two files;
+//! - appends: [`CommitLog::put_with`] and [`CommitLog::put_batch_with`]
+//!   have an encoder write records straight into the mapping under a short
+//!   lock ([`CommitLog::put`] and [`CommitLog::put_batch`] copy encoded
+//!   ones), assigning queue offset, physical offset and store timestamp in
+//!   place, and pad a file's end with a BLANK record so no record spans two
+//!   files;
 //! - reads: records by offset as zero-copy [`Bytes`];
 //! - replication: raw bytes for ([`CommitLog::get_data`]) and from
 //!   ([`CommitLog::append_raw`]) a master, and [`CommitLog::truncate`];

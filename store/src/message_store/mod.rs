@@ -19,13 +19,12 @@
 //! listed in `consumequeue/.queues` is missing, which rebuilds it).
 
 mod dispatch;
+mod encode;
 mod get;
+mod lock;
 mod put;
 mod recovery;
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -37,6 +36,7 @@ pub use put::{PutMessageFuture, PutMessageResult};
 pub use recovery::RecoveryReport;
 
 use self::dispatch::{Dispatcher, Parts, Shared};
+use self::lock::StoreLock;
 use self::recovery::{Manifest, Recovery};
 use crate::checkpoint::{StoreCheckpoint, abort_file_exists, create_abort_file, remove_abort_file};
 use crate::commitlog::{CommitLog, CommitLogOptions};
@@ -71,8 +71,8 @@ pub struct MessageStore {
     shut_down: AtomicBool,
     /// Retention's disk-full flag.
     disk: DiskState,
-    /// Holds the `lock` file's flock until shutdown.
-    lock_file: Mutex<Option<File>>,
+    /// Holds the `lock` file's fcntl lock (as Java's) until shutdown.
+    lock_file: Mutex<Option<StoreLock>>,
     /// Bytes of RAM counted as page cache for the hot/cold read limits.
     memory_budget: i64,
 }
@@ -84,7 +84,7 @@ impl MessageStore {
     pub fn open(config: MessageStoreConfig) -> Result<Self> {
         let root = config.store_path_root_dir.clone();
         std::fs::create_dir_all(&root).map_err(|e| StoreError::io("create dir", &root, e))?;
-        let lock_file = take_lock(&config.lock_path())?;
+        let lock_file = StoreLock::take(&config.lock_path())?;
         let abort = config.abort_path();
         let crashed = abort_file_exists(&abort);
         create_abort_file(&abort)?;
@@ -370,7 +370,7 @@ impl MessageStore {
         } else {
             tracing::error!("shutdown was not clean; the next start recovers as after a crash");
         }
-        // Closing the file releases the flock.
+        // Closing the file releases the lock.
         drop(lock(&self.lock_file).take());
         tracing::info!(
             end = self.commit_log.max_offset(),
@@ -476,29 +476,6 @@ impl LogicsFlusher {
         }
         ok
     }
-}
-
-/// Takes an exclusive `flock` on the `lock` file, failing at once if held.
-fn take_lock(path: &Path) -> Result<File> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| StoreError::io("open", path, e))?;
-    // SAFETY: flock on a descriptor this function owns; no memory is involved.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.kind() == std::io::ErrorKind::WouldBlock {
-            return Err(StoreError::Locked {
-                path: path.to_path_buf(),
-            });
-        }
-        return Err(StoreError::io("lock", path, err));
-    }
-    Ok(file)
 }
 
 /// Physical memory in bytes (4 GiB if unknown).

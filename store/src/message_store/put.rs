@@ -1,7 +1,8 @@
-//! Storing messages: refuse when not writable, validate, encode each record
-//! once into a per-thread buffer (computing BODYCRC there), append, and
-//! hand back a future that completes once the flush the config asks for is
-//! done (`SYNC_FLUSH` with `WAIT` ≠ false), or at once.
+//! Storing messages: refuse when not writable, validate, prepare each record
+//! (length, BODYCRC, property bytes) before the append lock, encode it
+//! straight into the CommitLog mapping under the lock — the body's only
+//! copy — and hand back a future that completes once the flush the config
+//! asks for is done (`SYNC_FLUSH` with `WAIT` ≠ false), or at once.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -12,21 +13,21 @@ use std::task::{Context, Poll};
 use skylark_protocol::message::StoredMessage;
 use skylark_protocol::message::msg_id::offset_msg_id;
 use skylark_protocol::message::properties::MAX_ENCODED_LEN;
-use skylark_protocol::message::record::{BODY_CRC_POS, body_crc};
 use skylark_protocol::message::topic::validate_topic;
 
 use super::MessageStore;
+use super::encode::Prepared;
 use crate::commitlog::{AppendResult, PutResult};
 use crate::error::{PutMessageStatus, Result, StoreError};
 use crate::flush::FlushWait;
 
 /// Buffers above this capacity are given back after use, so one huge
-/// message does not pin memory in every sending thread.
-const KEEP_BUFFER: usize = 8 << 20;
+/// batch does not pin memory in every sending thread.
+const KEEP_BUFFER: usize = 1 << 20;
 
 thread_local! {
-    /// The encode buffer of this thread, reused by every put it makes.
-    static ENCODE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// The property bytes of this thread's current put, reused by every put it makes.
+    static PROPS_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The outcome of a put (`PutMessageResult`).
@@ -138,16 +139,14 @@ impl MessageStore {
         let wait = msgs
             .first()
             .is_some_and(|m| m.properties.wait_store_msg_ok());
-        let put = ENCODE_BUF.with(|buf| {
+        let put = PROPS_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
-            let out = encode_all(&mut buf, msgs).and_then(|()| {
-                if batch {
-                    self.commit_log.put_batch(&buf, wait)
-                } else {
-                    self.commit_log.put(&buf, wait)
-                }
-            });
+            let out = if batch {
+                self.put_encoded_batch(msgs, &mut buf, wait)
+            } else {
+                self.put_encoded(msgs, &mut buf, wait)
+            };
             if buf.capacity() > KEEP_BUFFER {
                 *buf = Vec::new();
             }
@@ -171,6 +170,54 @@ impl MessageStore {
                 PutMessageFuture::ready(PutMessageResult::failed(e))
             }
         }
+    }
+
+    /// Appends the one message of `msgs`, encoded straight into the CommitLog.
+    fn put_encoded(
+        &self,
+        msgs: &[StoredMessage],
+        scratch: &mut Vec<u8>,
+        wait: bool,
+    ) -> Result<PutResult> {
+        let [msg] = msgs else {
+            return Err(StoreError::MessageIllegal("expected one message"));
+        };
+        let p = Prepared::new(msg, scratch)?;
+        let scratch = &*scratch;
+        self.commit_log
+            .put_with(p.len, &msg.topic, msg.queue_id, p.sys_flag, wait, |dst| {
+                p.write(dst, scratch)
+            })
+    }
+
+    /// Appends `msgs` as one batch, each encoded straight into the CommitLog.
+    fn put_encoded_batch(
+        &self,
+        msgs: &[StoredMessage],
+        scratch: &mut Vec<u8>,
+        wait: bool,
+    ) -> Result<PutResult> {
+        let Some(first) = msgs.first() else {
+            return Err(StoreError::MessageIllegal("empty batch"));
+        };
+        let prepared = msgs
+            .iter()
+            .map(|m| Prepared::new(m, scratch))
+            .collect::<Result<Vec<_>>>()?;
+        let total = prepared.iter().map(|p| p.len).sum();
+        let scratch = &*scratch;
+        self.commit_log
+            .put_batch_with(total, &first.topic, first.queue_id, wait, |dst| {
+                let mut at = 0;
+                for p in &prepared {
+                    let rec = dst
+                        .get_mut(at..at + p.len)
+                        .ok_or(StoreError::MessageIllegal("batch longer than reserved"))?;
+                    p.write(rec, scratch)?;
+                    at += p.len;
+                }
+                Ok(())
+            })
     }
 
     /// Refuses puts the store cannot take, and messages it must not store,
@@ -224,17 +271,5 @@ impl MessageStore {
     }
 }
 
-/// Encodes `msgs` back to back into `buf`, with each BODYCRC computed from its body.
-fn encode_all(buf: &mut Vec<u8>, msgs: &[StoredMessage]) -> Result<()> {
-    for msg in msgs {
-        let start = buf.len();
-        msg.encode(buf)
-            .map_err(|_| StoreError::MessageIllegal("the message cannot be encoded"))?;
-        let crc = body_crc(&msg.body).to_be_bytes();
-        let at = start + BODY_CRC_POS;
-        buf.get_mut(at..at + 4)
-            .ok_or(StoreError::MessageIllegal("record too short"))?
-            .copy_from_slice(&crc);
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests;
