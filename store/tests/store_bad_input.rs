@@ -420,7 +420,6 @@ fn the_longest_topic_and_properties_round_trip() {
 /// topic, but a message decoded from a V1 record and sent back to a retry
 /// topic of a long group name keeps V1, and Java stores it.
 #[test]
-#[ignore = "store bug: autoMessageVersionOnTopicLen is ignored; a long retry topic held as V1 is refused"]
 fn a_retry_topic_over_127_bytes_is_stored_as_version_2_whatever_the_caller_held() {
     let dir = TempDir::new().unwrap();
     let store = MessageStore::open(big_config(dir.path())).unwrap();

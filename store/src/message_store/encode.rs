@@ -27,14 +27,29 @@ pub(super) struct Prepared<'m> {
     /// SYSFLAG as written (IPv6 bits from the hosts).
     pub(super) sys_flag: i32,
     body_crc: i32,
+    /// The record version written: the message's, or v2 when the topic needs it.
+    version: MessageVersion,
     /// The property bytes, in the scratch buffer.
     props: Range<usize>,
 }
 
 impl<'m> Prepared<'m> {
     /// Computes what the record needs, appending its property bytes to `scratch`.
-    pub(super) fn new(msg: &'m StoredMessage, scratch: &mut Vec<u8>) -> Result<Self> {
-        if msg.topic.len() > msg.version.max_topic_len() {
+    ///
+    /// With `auto_version` (`autoMessageVersionOnTopicLen`, on by default) a
+    /// topic longer than v1 allows is written as v2 whatever the message says,
+    /// as Java does for messages re-addressed to long retry topics.
+    pub(super) fn new(
+        msg: &'m StoredMessage,
+        scratch: &mut Vec<u8>,
+        auto_version: bool,
+    ) -> Result<Self> {
+        let version = if auto_version && msg.topic.len() > msg.version.max_topic_len() {
+            MessageVersion::V2
+        } else {
+            msg.version
+        };
+        if msg.topic.len() > version.max_topic_len() {
             return Err(StoreError::MessageIllegal(
                 "topic too long for the record version",
             ));
@@ -48,7 +63,7 @@ impl<'m> Prepared<'m> {
         let props = start..scratch.len();
         let sys_flag = msg.normalized_sys_flag();
         let len = encoded_len(
-            msg.version,
+            version,
             sys_flag,
             msg.body.len(),
             msg.topic.len(),
@@ -65,6 +80,7 @@ impl<'m> Prepared<'m> {
             len,
             sys_flag,
             body_crc: body_crc(&msg.body),
+            version,
             props,
         })
     }
@@ -87,7 +103,7 @@ impl<'m> Prepared<'m> {
         // topic its version's limit (checked in `new`).
         let mut out = dst;
         out.put_i32(self.len as i32);
-        out.put_i32(m.version.magic_code());
+        out.put_i32(self.version.magic_code());
         out.put_i32(self.body_crc);
         out.put_i32(m.queue_id);
         out.put_i32(m.flag);
@@ -102,7 +118,7 @@ impl<'m> Prepared<'m> {
         out.put_i64(m.prepared_transaction_offset);
         out.put_i32(m.body.len() as i32);
         out.put_slice(&m.body);
-        match m.version {
+        match self.version {
             MessageVersion::V1 => out.put_u8(m.topic.len() as u8),
             MessageVersion::V2 => out.put_u16(m.topic.len() as u16),
         }
@@ -145,7 +161,7 @@ mod tests {
 
     fn direct(msg: &StoredMessage) -> Vec<u8> {
         let mut scratch = vec![0xEE; 3];
-        let p = Prepared::new(msg, &mut scratch).unwrap();
+        let p = Prepared::new(msg, &mut scratch, true).unwrap();
         let mut dst = vec![0xAA; p.len];
         p.write(&mut dst, &scratch).unwrap();
         dst
@@ -201,13 +217,13 @@ mod tests {
     fn refuses_what_cannot_be_encoded() {
         let mut msg = sample("TopicA", b"x", "10.0.0.2:1", "10.0.0.1:10911");
         let mut scratch = Vec::new();
-        let p = Prepared::new(&msg, &mut scratch).unwrap();
+        let p = Prepared::new(&msg, &mut scratch, true).unwrap();
         let mut short = vec![0; p.len - 1];
         assert!(p.write(&mut short, &scratch).is_err());
         assert!(p.write(&mut vec![0; p.len], &[]).is_err());
         msg.topic = "T".repeat(128);
         assert!(matches!(
-            Prepared::new(&msg, &mut scratch),
+            Prepared::new(&msg, &mut scratch, true),
             Err(StoreError::MessageIllegal(_))
         ));
     }

@@ -182,7 +182,8 @@ impl MessageStore {
         let [msg] = msgs else {
             return Err(StoreError::MessageIllegal("expected one message"));
         };
-        let p = Prepared::new(msg, scratch)?;
+        let auto_version = self.config.auto_message_version_on_topic_len;
+        let p = Prepared::new(msg, scratch, auto_version)?;
         let scratch = &*scratch;
         self.commit_log
             .put_with(p.len, &msg.topic, msg.queue_id, p.sys_flag, wait, |dst| {
@@ -200,9 +201,10 @@ impl MessageStore {
         let Some(first) = msgs.first() else {
             return Err(StoreError::MessageIllegal("empty batch"));
         };
+        let auto_version = self.config.auto_message_version_on_topic_len;
         let prepared = msgs
             .iter()
-            .map(|m| Prepared::new(m, scratch))
+            .map(|m| Prepared::new(m, scratch, auto_version))
             .collect::<Result<Vec<_>>>()?;
         let total = prepared.iter().map(|p| p.len).sum();
         let scratch = &*scratch;
@@ -255,7 +257,9 @@ impl MessageStore {
                 reason,
             });
         }
-        if msg.topic.len() > msg.version.max_topic_len() {
+        if !self.config.auto_message_version_on_topic_len
+            && msg.topic.len() > msg.version.max_topic_len()
+        {
             return Err(StoreError::MessageIllegal(
                 "topic too long for record version 1; use version 2",
             ));
