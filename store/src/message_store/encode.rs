@@ -221,11 +221,15 @@ mod tests {
         let mut short = vec![0; p.len - 1];
         assert!(p.write(&mut short, &scratch).is_err());
         assert!(p.write(&mut vec![0; p.len], &[]).is_err());
+        // A v1 message with a topic too long for v1: refused unless the
+        // version may follow the topic length.
         msg.topic = "T".repeat(128);
         assert!(matches!(
-            Prepared::new(&msg, &mut scratch, true),
+            Prepared::new(&msg, &mut scratch, false),
             Err(StoreError::MessageIllegal(_))
         ));
+        let p = Prepared::new(&msg, &mut scratch, true).unwrap();
+        assert_eq!(p.version, MessageVersion::V2);
     }
 
     proptest! {
