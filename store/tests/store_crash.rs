@@ -15,8 +15,8 @@
 //! segment after the kill and checks that recovery cuts the log exactly
 //! there and serves nothing past it.
 //!
-//! The ignored tests at the end reproduce, deterministically, the store bugs
-//! these runs turned up (each says what Java does and what fails).
+//! The tests at the end reproduce, deterministically, the store bugs these
+//! runs turned up (each says what Java does and what used to fail).
 //!
 //! `SKYLARK_CRASH_SEED` replays the random choices of a run (the kill
 //! timing itself is not reproducible); `SKYLARK_CRASH_CYCLES` runs more
@@ -40,9 +40,7 @@ use skylark_protocol::message::record::{BLANK_LEN, write_blank};
 use skylark_store::MessageStore;
 use skylark_store::commitlog::{Entry, parse_entry};
 use skylark_store::config::{FlushDiskType, MessageStoreConfig};
-use skylark_store::consume_queue::ConsumeQueueError;
-use skylark_store::error::{PutMessageStatus, RecordFault, StoreError};
-use skylark_store::index_file::IndexError;
+use skylark_store::error::{PutMessageStatus, RecordFault};
 use skylark_store::mapped_file::MappedFile;
 use store_support::{check_seq_body, decode, read_queue, seq_body, settle};
 use tempfile::TempDir;
@@ -471,12 +469,11 @@ fn verify(store: &MessageStore, acks: &[Ack], model: &mut Model) -> Counts {
             "acknowledged message lost or moved: {a:?}"
         );
     }
-    // A sample of them through the index too, by UNIQ_KEY: a KEYS entry can
-    // be lost after a crash (see the ignored
-    // `keys_of_a_record_split_over_two_index_files_survive_a_crash`).
+    // A sample of them through the index too, by KEYS.
     for a in acks.iter().take(3).chain(acks.iter().rev().take(3)) {
-        let r = store.query_by_key(&a.topic, &uniq_key(a.seq), 32, 0, i64::MAX);
-        assert_eq!(r.messages.len(), 1, "query {}", uniq_key(a.seq));
+        let key = format!("seq-{}", a.seq);
+        let r = store.query_by_key(&a.topic, &key, 32, 0, i64::MAX);
+        assert_eq!(r.messages.len(), 1, "query {key}");
         assert_eq!(decode(&r.messages[0]).physical_offset, a.phys);
     }
     let top = seqs.iter().chain(acks.iter().map(|a| &a.seq)).max();
@@ -535,42 +532,9 @@ fn files_in(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| d.count())
 }
 
-/// The empty file a store refused to open with, if that is why it failed.
-fn empty_file(e: &StoreError) -> Option<&Path> {
-    match e {
-        StoreError::BadFileSize {
-            path, actual: 0, ..
-        }
-        | StoreError::ConsumeQueue(ConsumeQueueError::BadFileSize {
-            path, actual: 0, ..
-        })
-        | StoreError::Index(IndexError::BadFileSize {
-            path, actual: 0, ..
-        }) => Some(path),
-        _ => None,
-    }
-}
-
-/// Opens the store after a kill. A kill between creating a file and sizing
-/// it leaves an empty file the store refuses to open with (see the ignored
-/// `an_empty_file_left_by_a_kill_during_creation_does_not_stop_the_store`);
-/// such files hold nothing, so this removes them, as an operator would, says
-/// so, and counts them, so that the other checks still run.
-fn open_after_kill(config: &MessageStoreConfig) -> (MessageStore, usize) {
-    let mut removed = 0;
-    loop {
-        match MessageStore::open(config.clone()) {
-            Ok(store) => return (store, removed),
-            Err(e) => match empty_file(&e) {
-                Some(path) if removed < 5 => {
-                    eprintln!("KNOWN STORE BUG: {e}; removing the empty file and reopening");
-                    std::fs::remove_file(path).unwrap();
-                    removed += 1;
-                }
-                _ => panic!("reopen after a kill failed: {e}"),
-            },
-        }
-    }
+/// Opens the store after a kill.
+fn open_after_kill(config: &MessageStoreConfig) -> MessageStore {
+    MessageStore::open(config.clone()).unwrap_or_else(|e| panic!("reopen after a kill failed: {e}"))
 }
 
 /// Totals over crash cycles.
@@ -579,8 +543,6 @@ struct Totals {
     acked: usize,
     stored: usize,
     killed_before_open: usize,
-    /// Empty files a kill left, removed by hand (see [`open_after_kill`]).
-    empty_files_removed: usize,
     cuts: usize,
     segments: usize,
     blanks: usize,
@@ -603,8 +565,7 @@ fn crash_cycles(rng: &mut Rng, first: usize, cycles: usize, totals: &mut Totals)
         };
         let run = run_child(dir.path(), logs.path(), model.next_seq, kill);
         let t = Instant::now();
-        let (store, repaired) = open_after_kill(&config);
-        totals.empty_files_removed += repaired;
+        let store = open_after_kill(&config);
         let report = store.recovery_report().clone();
         if run.opened.is_some() {
             assert!(report.crashed, "{report:?}");
@@ -744,13 +705,13 @@ fn damage_mid_segment_after_a_kill_is_cut_there_and_nothing_past_it_is_served() 
             if let Some(victim) = pick_victim(&run.acks) {
                 break (run, victim);
             }
-            let (store, _) = open_after_kill(&config);
+            let store = open_after_kill(&config);
             verify(&store, &run.acks, &mut model);
             store.shutdown();
         };
         damage(dir.path(), &victim, how);
 
-        let (store, _) = open_after_kill(&config);
+        let store = open_after_kill(&config);
         let report = store.recovery_report().clone();
         eprintln!("{how:?}: victim {victim:?}, {report:?}");
         assert!(report.crashed);
@@ -787,7 +748,7 @@ fn damage_mid_segment_after_a_kill_is_cut_there_and_nothing_past_it_is_served() 
         for _ in 0..2 {
             let kill = Kill::Opened(Duration::from_millis(rng.range(20, 200)));
             let run = run_child(dir.path(), logs.path(), model.next_seq, kill);
-            let (store, _) = open_after_kill(&config);
+            let store = open_after_kill(&config);
             verify(&store, &run.acks, &mut model);
             if let Some(first) = run.acks.iter().min_by_key(|a| a.phys) {
                 assert!(first.phys >= victim.phys);
@@ -802,7 +763,7 @@ fn damage_mid_segment_after_a_kill_is_cut_there_and_nothing_past_it_is_served() 
 }
 
 // Restarts after `delete_topic`, found while writing the tests above. Both
-// fail today; see the reasons.
+// used to fail; see the reasons.
 
 /// Puts 20 keyed messages over `Del`/0 and `Del`/1, then deletes the topic.
 fn store_with_a_deleted_topic(config: &MessageStoreConfig) -> MessageStore {
@@ -831,7 +792,6 @@ fn store_with_a_deleted_topic(config: &MessageStoreConfig) -> MessageStore {
 /// physical offset and does not bring them back; a clean restart does not
 /// either (`store_recovery.rs`).
 #[test]
-#[ignore = "store bug: index re-dispatch after a crash re-creates a deleted topic's queues"]
 fn a_topic_deleted_before_a_crash_stays_deleted() {
     let dir = TempDir::new().unwrap();
     let mut config = store_support::config(dir.path());
@@ -867,7 +827,6 @@ fn a_topic_deleted_before_a_crash_stays_deleted() {
 /// queue is empty (before the restart it takes 0), and the queue starts at
 /// min offset 10. Java rebuilds the table from the ConsumeQueues only.
 #[test]
-#[ignore = "store bug: a deleted topic's queue offsets come back after a restart"]
 fn a_deleted_topic_starts_again_at_offset_0_after_a_restart() {
     let dir = TempDir::new().unwrap();
     let config = store_support::config(dir.path());
@@ -897,7 +856,6 @@ fn a_deleted_topic_starts_again_at_offset_0_after_a_restart() {
 /// it (its index sample happened to include the split record). Reproduced
 /// here in-process: crash one record after a flush that followed the split.
 #[test]
-#[ignore = "store bug: keys of a record split over two index files are lost after a crash"]
 fn keys_of_a_record_split_over_two_index_files_survive_a_crash() {
     let dir = TempDir::new().unwrap();
     let mut config = store_support::config(dir.path());
@@ -954,7 +912,6 @@ fn keys_of_a_record_split_over_two_index_files_survive_a_crash() {
 /// holds nothing: they could drop it like the CommitLog does (or size files
 /// under a temporary name and rename them).
 #[test]
-#[ignore = "store bug: an empty file left by a kill during file creation stops the store from opening"]
 fn an_empty_file_left_by_a_kill_during_creation_does_not_stop_the_store() {
     let mut failed = Vec::new();
     for kind in ["consumequeue", "commitlog", "index"] {

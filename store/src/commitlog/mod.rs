@@ -180,8 +180,9 @@ impl CommitLog {
     /// Recovery scans from the newest file that starts with a valid record:
     /// the end of the last valid record becomes the write position, garbage
     /// after it is zeroed, later files are deleted, and the queue-offset table
-    /// is seeded from the scanned records (the broker's full recovery then sets
-    /// it from the ConsumeQueues with [`set_queue_offset`](Self::set_queue_offset)).
+    /// is seeded from the scanned records (the broker's full recovery then
+    /// replaces it from the ConsumeQueues with
+    /// [`reset_queue_offsets`](Self::reset_queue_offsets)).
     pub fn open(options: CommitLogOptions) -> Result<Self> {
         if options.file_size < MIN_RECORD_LEN + BLANK_LEN
             || i32::try_from(options.file_size).is_err()
@@ -325,6 +326,18 @@ impl CommitLog {
     /// Sets the next queue offset of `topic`/`queue_id` (recovery from ConsumeQueues).
     pub fn set_queue_offset(&self, topic: &str, queue_id: i32, next: i64) {
         *lock(&self.state).offsets.slot(topic, queue_id) = next;
+    }
+
+    /// Replaces the whole queue-offset table with `next` (`topic`,
+    /// `queue_id`, next offset) entries; every other queue starts at 0
+    /// (recovery from ConsumeQueues: the table [`open`](Self::open) seeded
+    /// from the newest file also holds deleted topics).
+    pub fn reset_queue_offsets<'a>(&self, next: impl IntoIterator<Item = (&'a str, i32, i64)>) {
+        let mut table = QueueOffsets::default();
+        for (topic, queue_id, offset) in next {
+            *table.slot(topic, queue_id) = offset;
+        }
+        lock(&self.state).offsets = table;
     }
 
     /// Forgets the queue offsets of `topic` (topic deleted).

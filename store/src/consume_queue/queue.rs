@@ -9,6 +9,9 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use super::budget::{MapBudget, TailSlot, lock};
 use super::{CQ_ENTRY_SIZE, ConsumeQueueError, CqEntry, Result, UNIT, file_name};
 
+/// Suffix of a file being created (see [`ConsumeQueue::ensure_segment`]).
+pub(super) const TMP_SUFFIX: &str = ".tmp";
+
 /// What [`ConsumeQueue::append`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendOutcome {
@@ -383,17 +386,24 @@ impl ConsumeQueue {
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| ConsumeQueueError::io(&self.dir, e))?;
         let path = self.path_of(seg);
-        // Anything already there lies past the queue's end: stale, so truncate.
+        // Sized under a temporary name, then renamed: a kill in between never
+        // leaves a short file under a ConsumeQueue file's name. The rename
+        // replaces anything already there, which lies past the queue's end.
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(TMP_SUFFIX);
+        let tmp = PathBuf::from(tmp);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&path)
-            .map_err(|e| ConsumeQueueError::io(&path, e))?;
+            .open(&tmp)
+            .map_err(|e| ConsumeQueueError::io(&tmp, e))?;
         // Sparse, like Java's `RandomAccessFile.setLength`.
         file.set_len(self.file_size as u64)
-            .map_err(|e| ConsumeQueueError::io(&path, e))?;
+            .map_err(|e| ConsumeQueueError::io(&tmp, e))?;
+        drop(file);
+        std::fs::rename(&tmp, &path).map_err(|e| ConsumeQueueError::io(&path, e))?;
         st.segments.push(seg);
         Ok(())
     }
@@ -472,6 +482,14 @@ impl ConsumeQueue {
             s.map = None;
             s.dirty = false;
         }
+    }
+
+    /// Removes every entry, file and the directory, leaving an empty queue
+    /// that its next append starts anew at any offset (recovery rebuilding a
+    /// queue whose topic was deleted and created again: what it rebuilt from
+    /// the records of the topic's earlier life must go).
+    pub fn clear(&self) -> Result<()> {
+        self.destroy()
     }
 
     /// Removes every file and the directory, and gives up the mapping.

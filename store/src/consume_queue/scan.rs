@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::budget::MapBudget;
-use super::queue::{ConsumeQueue, State};
+use super::queue::{ConsumeQueue, State, TMP_SUFFIX};
 use super::{ConsumeQueueError, Result, UNIT};
 
 /// The first index in `[lo, hi)` where `pred` turns false, for a `pred` that
@@ -228,18 +228,35 @@ fn remove_file(path: &Path) -> Result<()> {
 }
 
 /// The start offsets of the files in `dir`, checked for size and contiguity.
-/// Names that are not 20 digits (editor droppings, `.tmp`) are ignored.
+/// Names that are not 20 digits (editor droppings) are ignored; files a
+/// crash left half-created are deleted: `<name>.tmp` (see
+/// `ConsumeQueue::ensure_segment`), and an empty last file (created by
+/// `open`, killed before `set_len`: by an older version, or another writer),
+/// which holds nothing, as the CommitLog drops one and Java would.
 fn list_segments(dir: &Path, file_size: i64) -> Result<Vec<i64>> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(ConsumeQueueError::io(dir, e)),
     };
-    let mut segments = Vec::new();
+    let mut found = Vec::new();
     for ent in rd {
         let ent = ent.map_err(|e| ConsumeQueueError::io(dir, e))?;
         let name = ent.file_name();
-        let Some(start) = name.to_str().and_then(parse_file_name) else {
+        let Some(name) = name.to_str() else {
+            tracing::warn!(path = %ent.path().display(), "ignoring a non-ConsumeQueue file");
+            continue;
+        };
+        if name
+            .strip_suffix(TMP_SUFFIX)
+            .and_then(parse_file_name)
+            .is_some()
+        {
+            tracing::warn!(path = %ent.path().display(), "deleting an unfinished ConsumeQueue file");
+            remove_file(&ent.path())?;
+            continue;
+        }
+        let Some(start) = parse_file_name(name) else {
             tracing::warn!(path = %ent.path().display(), "ignoring a non-ConsumeQueue file");
             continue;
         };
@@ -247,9 +264,20 @@ fn list_segments(dir: &Path, file_size: i64) -> Result<Vec<i64>> {
             .metadata()
             .map_err(|e| ConsumeQueueError::io(ent.path(), e))?
             .len();
+        found.push((start, len, ent.path()));
+    }
+    found.sort_unstable();
+    if found.last().is_some_and(|(_, len, _)| *len == 0) {
+        if let Some((_, _, path)) = found.pop() {
+            tracing::warn!(path = %path.display(), "deleting an empty last ConsumeQueue file (a crash while creating it)");
+            remove_file(&path)?;
+        }
+    }
+    let mut segments = Vec::with_capacity(found.len());
+    for (start, len, path) in found {
         if i64::try_from(len).ok() != Some(file_size) {
             return Err(ConsumeQueueError::BadFileSize {
-                path: ent.path(),
+                path,
                 actual: len,
                 expected: file_size,
             });
@@ -257,7 +285,7 @@ fn list_segments(dir: &Path, file_size: i64) -> Result<Vec<i64>> {
         // Leave room for offset arithmetic past the file's end.
         if start % file_size != 0 || start > i64::MAX / 2 - file_size {
             return Err(ConsumeQueueError::Corrupt {
-                path: ent.path(),
+                path,
                 reason: format!(
                     "start offset {start} is out of range or not a multiple of {file_size}"
                 ),
@@ -265,7 +293,6 @@ fn list_segments(dir: &Path, file_size: i64) -> Result<Vec<i64>> {
         }
         segments.push(start);
     }
-    segments.sort_unstable();
     for w in segments.windows(2) {
         if w[1] != w[0] + file_size {
             return Err(ConsumeQueueError::NotContiguous {

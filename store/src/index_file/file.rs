@@ -25,6 +25,16 @@ pub struct IndexHeader {
     pub index_count: i32,
 }
 
+/// Where [`IndexFile::create`] builds the file before publishing it.
+pub(super) fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(TMP_SUFFIX);
+    path.with_file_name(name)
+}
+
+/// Suffix of a file being created.
+pub(super) const TMP_SUFFIX: &str = ".tmp";
+
 /// Header field positions.
 const BEGIN_TS: usize = 0;
 /// See [`BEGIN_TS`].
@@ -69,6 +79,12 @@ pub struct IndexFile {
 impl IndexFile {
     /// Creates a sparse file at `path`, starting from the previous file's end
     /// offset and time when they are positive (like Java's constructor).
+    ///
+    /// The file is sized and its header written under a temporary name
+    /// (`<name>.tmp`, removed at the next open if a crash leaves it), then
+    /// renamed to `path`: a kill during creation never leaves a short file
+    /// under an index file's name. Fails with `AlreadyExists` if `path` does
+    /// (the store owns its directory, so nothing appears in between).
     pub(super) fn create(
         path: &Path,
         config: &IndexConfig,
@@ -76,15 +92,47 @@ impl IndexFile {
         prev_end_ts: i64,
     ) -> Result<IndexFile> {
         let size = config.file_size()?;
+        if path.exists() {
+            return Err(IndexError::io(
+                path,
+                std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            ));
+        }
+        let tmp = tmp_path(path);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| IndexError::io(path, e))?;
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| IndexError::io(&tmp, e))?;
+        let made = IndexFile::init(path, &tmp, &file, config, size, prev_end_phy, prev_end_ts)
+            .and_then(|f| {
+                std::fs::rename(&tmp, path).map_err(|e| IndexError::io(path, e))?;
+                Ok(f)
+            });
+        if made.is_err() {
+            if let Err(e) = std::fs::remove_file(&tmp) {
+                tracing::warn!(path = %tmp.display(), error = %e, "cannot remove a temporary index file");
+            }
+        }
+        made
+    }
+
+    /// Sizes the new file `tmp` (to be published as `path`), maps it and
+    /// writes its header.
+    fn init(
+        path: &Path,
+        tmp: &Path,
+        file: &File,
+        config: &IndexConfig,
+        size: usize,
+        prev_end_phy: i64,
+        prev_end_ts: i64,
+    ) -> Result<IndexFile> {
         file.set_len(size as u64)
-            .map_err(|e| IndexError::io(path, e))?;
-        let mut f = IndexFile::map(path, &file, config, size)?;
+            .map_err(|e| IndexError::io(tmp, e))?;
+        let mut f = IndexFile::map(path, file, config, size)?;
         f.header = IndexHeader {
             index_count: 1,
             ..IndexHeader::default()
@@ -221,7 +269,10 @@ impl IndexFile {
             self.header.begin_phy_offset = phy_offset;
             self.header.begin_timestamp = store_ts;
         }
-        self.header.hash_slot_count = self.header.hash_slot_count.wrapping_add(1);
+        // Java counts a slot when its first entry arrives, not every entry.
+        if head == 0 {
+            self.header.hash_slot_count = self.header.hash_slot_count.wrapping_add(1);
+        }
         self.header.index_count = count + 1;
         self.header.end_phy_offset = phy_offset;
         self.header.end_timestamp = store_ts;
@@ -290,6 +341,7 @@ impl IndexFile {
             }
         }
         let cut = lo;
+        let mut emptied = 0;
         for n in (cut..count).rev() {
             let Some(e) = self.entry(n) else {
                 continue;
@@ -298,17 +350,17 @@ impl IndexFile {
             if self.i32_at(slot_pos) == Some(n) {
                 let prev = if e.prev > 0 && e.prev < n { e.prev } else { 0 };
                 self.set_i32(slot_pos, prev);
+                if prev == 0 {
+                    emptied += 1;
+                }
             }
             if let Some(pos) = self.entry_pos(n) {
                 self.set_bytes(pos, &[0; ENTRY_SIZE]);
             }
         }
         if cut < count {
-            self.header.hash_slot_count = self
-                .header
-                .hash_slot_count
-                .saturating_sub(count - cut)
-                .max(0);
+            self.header.hash_slot_count =
+                self.header.hash_slot_count.saturating_sub(emptied).max(0);
             self.header.index_count = cut;
             if let Some(last) = self.entry(cut - 1).filter(|_| cut > 1) {
                 self.header.end_phy_offset = last.phy_offset;

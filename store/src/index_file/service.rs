@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use skylark_protocol::message::MessageSysFlag;
 
-use super::file::IndexFile;
+use super::file::{IndexFile, TMP_SUFFIX};
 use super::name::{format_name, parse_name};
 use super::{IndexConfig, IndexError, Result, build_key, key_hash};
 
@@ -79,13 +79,30 @@ impl IndexService {
             let ent = ent.map_err(|e| IndexError::io(&dir, e))?;
             match ent.file_name().into_string() {
                 Ok(n) if parse_name(&n).is_some() => names.push(n),
+                Ok(n)
+                    if n.strip_suffix(TMP_SUFFIX)
+                        .is_some_and(|stem| parse_name(stem).is_some()) =>
+                {
+                    // A file whose creation a crash interrupted: never published.
+                    tracing::warn!(path = %ent.path().display(), "deleting an unfinished index file");
+                    remove_file(&ent.path())?;
+                }
                 _ => tracing::warn!(path = %ent.path().display(), "ignoring a non-index file"),
             }
         }
         names.sort();
         let mut files = Vec::new();
-        for n in names {
+        let count = names.len();
+        for (i, n) in names.into_iter().enumerate() {
             let path = dir.join(&n);
+            // A kill between creating and sizing a file (stores written before
+            // files were created under a temporary name, or by another
+            // writer) leaves it empty: it holds nothing, so it was never made.
+            if i + 1 == count && file_len(&path)? == 0 {
+                tracing::warn!(path = %path.display(), "deleting an empty last index file (a crash while creating it)");
+                remove_file(&path)?;
+                continue;
+            }
             let f = IndexFile::open(&path, &config)?;
             if !last_exit_ok && f.header().end_timestamp > index_checkpoint_ts {
                 drop(f);
@@ -153,9 +170,14 @@ impl IndexService {
 
     /// Indexes `topic#uniq_key` and `topic#k` for each non-empty
     /// space-separated token of `keys` (`buildIndex`; the caller has already
-    /// skipped ROLLBACK records, see [`IndexService::dispatch`]). A record
-    /// below the newest file's end offset was indexed before and is skipped,
-    /// which makes re-dispatch after recovery idempotent.
+    /// skipped ROLLBACK records, see [`IndexService::dispatch`]).
+    ///
+    /// Re-dispatch after recovery is idempotent: a record below the newest
+    /// file's end offset was indexed before and is skipped, and of the record
+    /// *at* that offset only the keys not indexed yet are put. A record's keys
+    /// may span two files (the first fills up between them, as in Java), so
+    /// when a crash drops the newer file, the older one ends with a record
+    /// only partly indexed; its remaining keys are put now, into a new file.
     pub fn build_index(
         &self,
         topic: &str,
@@ -165,21 +187,49 @@ impl IndexService {
         store_timestamp: i64,
     ) -> Result<()> {
         let _w = self.lock_writer();
-        let mut file = self.last_or_create()?;
-        if phy_offset < read(&file).header().end_phy_offset {
-            return Ok(());
-        }
+        let newest = self.list().last().cloned();
+        let done = match newest.map(|f| read(&f).header().end_phy_offset) {
+            Some(end) if phy_offset < end => return Ok(()),
+            Some(end) if phy_offset == end => self.keys_indexed(phy_offset),
+            _ => 0,
+        };
         let tokens = keys
             .into_iter()
             .flat_map(|k| k.split(' '))
             .filter(|k| !k.is_empty());
-        for key in uniq_key.into_iter().chain(tokens) {
+        let mut todo = uniq_key.into_iter().chain(tokens).skip(done).peekable();
+        if todo.peek().is_none() {
+            return Ok(());
+        }
+        let mut file = self.last_or_create()?;
+        for key in todo {
             let hash = key_hash(&build_key(topic, key));
             while !write(&file).put(hash, phy_offset, store_timestamp) {
                 file = self.roll()?;
             }
         }
         Ok(())
+    }
+
+    /// How many keys of the record at commit-log offset `phy_offset` are in
+    /// the index: the entries for it at the end of the newest file, and
+    /// before those, while a file holds nothing else, at the end of the
+    /// files before it. Entries are in commit-log order and a record's keys
+    /// are put in a fixed order, so these are the record's first keys.
+    fn keys_indexed(&self, phy_offset: i64) -> usize {
+        let mut n = 0;
+        for f in self.snapshot().iter().rev() {
+            let f = read(f);
+            let mut i = f.entry_count();
+            while i > 0 && f.entry(i).is_some_and(|e| e.phy_offset == phy_offset) {
+                n += 1;
+                i -= 1;
+            }
+            if i > 0 || f.header().begin_phy_offset != phy_offset {
+                break;
+            }
+        }
+        n
     }
 
     /// Commit-log offsets of records whose key hashes like `topic#key`,
@@ -359,6 +409,13 @@ fn read(f: &Shared) -> RwLockReadGuard<'_, IndexFile> {
 /// Write access to a file.
 fn write(f: &Shared) -> RwLockWriteGuard<'_, IndexFile> {
     f.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The length of a file.
+fn file_len(path: &Path) -> Result<u64> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| IndexError::io(path, e))
 }
 
 /// Deletes a file; already gone is fine.

@@ -7,6 +7,7 @@
 //! UNIQ_KEY and DELAY properties), so the steady state allocates nothing per
 //! record. The same code re-dispatches synchronously during recovery.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
@@ -29,7 +30,7 @@ pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64, i64, i64) + Send + Sync>;
 const IDLE_WAIT: Duration = Duration::from_millis(10);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded data is `()`: poisoning carries no broken state.
+    // Guarded data is `()` or replaced whole: poisoning carries no broken state.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -117,13 +118,35 @@ impl Parts {
     }
 }
 
+/// Where recovery's re-dispatch starts putting a record into each part: the
+/// ConsumeQueues and the index resume from their own points, and a
+/// ConsumeQueue rebuild must not bring back the queues of deleted topics.
+/// All zero (everything goes everywhere) outside recovery.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Gates {
+    /// Records below this offset are not put into ConsumeQueues.
+    pub(crate) cq_from: i64,
+    /// Records below this offset go only into ConsumeQueues that exist:
+    /// below it, a queue that does not is one that was deleted.
+    pub(crate) cq_create_from: i64,
+    /// Records below this offset are not indexed.
+    pub(crate) index_from: i64,
+}
+
 /// Dispatch state shared between the thread, the store and waiters.
 pub(crate) struct Shared {
     pub(crate) parts: Parts,
     /// CommitLog offset up to which records are dispatched.
     offset: AtomicI64,
-    /// Records below this offset are not indexed (already in the index).
+    /// [`Gates::cq_from`].
+    cq_from: AtomicI64,
+    /// [`Gates::cq_create_from`].
+    cq_create_from: AtomicI64,
+    /// [`Gates::index_from`].
     index_from: AtomicI64,
+    /// The queues a recovery rebuilds (by topic), consulted below
+    /// [`Gates::cq_create_from`] only.
+    rebuilding: Mutex<HashMap<String, HashSet<i32>>>,
     /// Store timestamp of the last dispatched record.
     last_timestamp: AtomicI64,
     sleeping: AtomicBool,
@@ -152,7 +175,10 @@ impl Shared {
         Self {
             parts,
             offset: AtomicI64::new(offset),
+            cq_from: AtomicI64::new(0),
+            cq_create_from: AtomicI64::new(0),
             index_from: AtomicI64::new(0),
+            rebuilding: Mutex::new(HashMap::new()),
             last_timestamp: AtomicI64::new(0),
             sleeping: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -174,9 +200,57 @@ impl Shared {
         self.offset.store(offset, Ordering::Release);
     }
 
-    /// Records below `offset` are already indexed.
-    pub(crate) fn set_index_from(&self, offset: i64) {
-        self.index_from.store(offset, Ordering::Release);
+    /// Sets where each part takes records from (recovery only, before the
+    /// thread runs; [`Gates::default`] afterwards).
+    pub(crate) fn set_gates(&self, gates: Gates) {
+        self.cq_from.store(gates.cq_from, Ordering::Release);
+        self.cq_create_from
+            .store(gates.cq_create_from, Ordering::Release);
+        self.index_from.store(gates.index_from, Ordering::Release);
+    }
+
+    /// Sets the queues a recovery rebuilds (recovery only; empty afterwards).
+    pub(crate) fn set_rebuilding(&self, queues: HashMap<String, HashSet<i32>>) {
+        *lock(&self.rebuilding) = queues;
+    }
+
+    /// A queue being rebuilt gets a record past its last one but with a
+    /// queue offset below its next: the topic was deleted and created again
+    /// (offsets start over at 0), so what the rebuild put in so far came
+    /// from its earlier life. Starts the queue over.
+    fn restart_rebuilt_queue(&self, topic: &str, info: &RecordInfo, at: i64) {
+        let rebuilding = lock(&self.rebuilding)
+            .get(topic)
+            .is_some_and(|q| q.contains(&info.queue_id));
+        let Some(q) = self.parts.queues.queue(topic, info.queue_id) else {
+            return;
+        };
+        let restarts = rebuilding
+            && q.file_count() > 0
+            && info.queue_offset < q.max_offset()
+            && at + info.total_size as i64 > q.max_phys_offset();
+        if !restarts {
+            return;
+        }
+        tracing::warn!(
+            topic,
+            queue_id = info.queue_id,
+            offset = at,
+            queue_offset = info.queue_offset,
+            dropped = q.max_offset(),
+            "rebuilt ConsumeQueue starts over: its topic was deleted and created again"
+        );
+        if let Err(e) = q.clear() {
+            tracing::error!(topic, queue_id = info.queue_id, error = %e, "cannot restart a rebuilt ConsumeQueue");
+        }
+    }
+
+    fn gates(&self) -> Gates {
+        Gates {
+            cq_from: self.cq_from.load(Ordering::Acquire),
+            cq_create_from: self.cq_create_from.load(Ordering::Acquire),
+            index_from: self.index_from.load(Ordering::Acquire),
+        }
     }
 
     /// Store timestamp of the last dispatched record (0 if none).
@@ -244,7 +318,7 @@ impl Shared {
     pub(crate) fn dispatch_until(&self, end: i64, notify: bool) -> i64 {
         let log = &self.parts.commit_log;
         let max_record = log.file_size() - BLANK_LEN;
-        let index_from = self.index_from.load(Ordering::Acquire);
+        let gates = self.gates();
         let listener = if notify {
             self.listener
                 .read()
@@ -274,7 +348,7 @@ impl Shared {
                 match parse_entry(&data[pos..], max_record) {
                     Ok(Entry::Record(info)) => {
                         let rec = &data[pos..pos + info.total_size];
-                        self.dispatch_one(at, &info, rec, index_from, listener.as_ref());
+                        self.dispatch_one(at, &info, rec, gates, listener.as_ref());
                         pos += info.total_size;
                         at += info.total_size as i64;
                     }
@@ -303,7 +377,7 @@ impl Shared {
         at: i64,
         info: &RecordInfo,
         rec: &[u8],
-        index_from: i64,
+        gates: Gates,
         listener: Option<&ArrivalListener>,
     ) {
         let Some(topic) = topic_of(rec, info) else {
@@ -312,7 +386,14 @@ impl Shared {
         };
         let props = scan_props(props_of(rec, info));
         let ts = info.store_timestamp;
-        if info.takes_queue_offset() {
+        let to_queue = info.takes_queue_offset()
+            && at >= gates.cq_from
+            && (at >= gates.cq_create_from
+                || self.parts.queues.queue(topic, info.queue_id).is_some());
+        if to_queue {
+            if at < gates.cq_create_from {
+                self.restart_rebuilt_queue(topic, info, at);
+            }
             let tags_code = self.parts.tags_code(topic, &props, ts);
             let entry = CqEntry {
                 phys_offset: at,
@@ -349,7 +430,7 @@ impl Shared {
                 ),
             }
         }
-        if let Some(index) = self.parts.index.as_ref().filter(|_| at >= index_from) {
+        if let Some(index) = self.parts.index.as_ref().filter(|_| at >= gates.index_from) {
             let req = IndexRequest {
                 topic,
                 uniq_key: props.uniq_key,

@@ -14,9 +14,10 @@
 //! after a crash from the newest file whose first record is older than the
 //! checkpoint's `min(physic, logics) − 3 s` — and cut at the first damaged
 //! record; ConsumeQueues and index are cut to match; then records are
-//! re-dispatched from the offset the last ConsumeQueue flush recorded in
-//! `consumequeue/.dispatched` (or from the CommitLog's start when a queue
-//! listed in `consumequeue/.queues` is missing, which rebuilds it).
+//! re-dispatched to the ConsumeQueues from the offset the last ConsumeQueue
+//! flush recorded in `consumequeue/.dispatched` (or from the CommitLog's
+//! start when a queue listed in `consumequeue/.queues` is missing, which
+//! rebuilds it but no deleted one), and to the index from its own end.
 
 mod dispatch;
 mod encode;
@@ -311,14 +312,26 @@ impl MessageStore {
     /// records stay in the CommitLog until retention removes them). The
     /// broker stops accepting the topic first; records stored before are
     /// dispatched before the queues go, so dispatch does not recreate them.
+    ///
+    /// The deletion is on disk when this returns: the dispatch manifest no
+    /// longer lists the queues and covers every record of the topic, so
+    /// recovery does not rebuild them, even after a crash. An error means
+    /// the manifest could not be written (the queues are gone all the same,
+    /// and the flusher retries).
     pub fn delete_topic(&self, topic: &str) -> Result<()> {
         if !self.wait_dispatched_all(SHUTDOWN_DISPATCH_WAIT) {
             tracing::warn!(topic, "deleting a topic while dispatch lags");
         }
+        // Within a flush round, so no round in flight writes a `.queues`
+        // still listing the topic after the one written here.
+        let _round = lock(&self.logics.round);
         self.queues.remove_topic(topic)?;
         self.commit_log.remove_queue_offsets(topic);
         self.logics.manifest.mark_dirty();
-        Ok(())
+        // Captured before flushing: every entry dispatched up to here is covered.
+        let offset = self.dispatcher.shared().offset();
+        self.queues.flush_all()?;
+        self.logics.manifest.save(offset, &self.queues)
     }
 
     /// Flushes ConsumeQueues, index and checkpoint now (tests; the flusher

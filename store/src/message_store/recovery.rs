@@ -14,16 +14,29 @@
 //! **Where re-dispatch starts.** Java resumes from the largest CommitLog
 //! offset any ConsumeQueue covers, so a lagging or deleted queue is never
 //! rebuilt. Skylark keeps two small files in `consumequeue/`, written by the
-//! ConsumeQueue flusher after every successful flush: `.dispatched` (the
-//! dispatch offset captured before that flush: every entry below it is on
-//! disk) and `.queues` (every non-empty queue, rewritten when the set
-//! changes). Re-dispatch starts at `.dispatched` unless a listed queue is
-//! gone (or the files are missing, e.g. a store written by Java): then it
-//! starts at the CommitLog's minimum offset, which rebuilds missing queues
-//! while existing entries are skipped as duplicates. The index resumes from
-//! its newest file's end offset; the earlier of the two wins.
+//! ConsumeQueue flusher after every successful flush, and by topic deletion:
+//! `.dispatched` (the dispatch offset captured before that flush: every
+//! entry below it is on disk) and `.queues` (every non-empty queue,
+//! rewritten when the set changes). ConsumeQueues and index each resume
+//! from their own point, and a range only one of them lacks is dispatched to
+//! that one alone:
+//!
+//! - ConsumeQueues from `.dispatched`. If a queue `.queues` lists is gone,
+//!   from the CommitLog's minimum offset instead, which rebuilds it while
+//!   existing entries are skipped as duplicates; below `.dispatched` records
+//!   then only go into queues that exist or are being rebuilt, as any other
+//!   queue with records there was deleted (deletion rewrites both files
+//!   before it returns) and must stay so. Without the files (e.g. a store
+//!   written by Java) everything is re-dispatched from the minimum offset.
+//! - The index from its newest file's end offset (after a crash, files the
+//!   checkpoint does not cover are dropped first, as in Java). The record at
+//!   that offset may be indexed only in part, its keys having spanned two
+//!   files; `IndexService::build_index` puts the keys it lacks.
+//!
+//! Afterwards the queue-offset table holds exactly the queues that have a
+//! ConsumeQueue, at their max offsets.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -32,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use skylark_protocol::message::record::BLANK_LEN;
 
-use super::dispatch::Shared;
+use super::dispatch::{Gates, Shared};
 use crate::checkpoint::StoreCheckpoint;
 use crate::commitlog::{CommitLog, Entry, parse_entry};
 use crate::config::MessageStoreConfig;
@@ -189,23 +202,29 @@ impl Recovery<'_> {
         let end = log.max_offset();
         let min = log.min_offset();
         self.queues.truncate_dirty(end)?;
-        // `index_resume` is a record boundary to re-dispatch from; records
-        // below `index_skip` are indexed already.
-        let (mut index_resume, mut index_skip) = (end, end);
-        if let Some(index) = self.index {
-            index.truncate_from(end)?;
-            (index_resume, index_skip) = match index.files().last() {
-                // Entries are 1-based: a count above 1 means the record at
-                // the end offset is indexed.
-                Some((_, h)) if h.index_count > 1 => (h.end_phy_offset, h.end_phy_offset + 1),
-                Some((_, h)) => (h.end_phy_offset, h.end_phy_offset),
-                None => (min, min),
-            };
-            index_resume = index_resume.clamp(min, end);
-        }
-        let (cq_from, full) = self.cq_start(min, end);
-        let dispatch_from = cq_from.min(index_resume);
-        self.dispatch.set_index_from(index_skip);
+        // The index resumes at its newest file's end offset: records below it
+        // are indexed, and of the record there, `build_index` puts only the
+        // keys a crash lost (a record's keys may span two files).
+        let index_from = match self.index {
+            Some(index) => {
+                index.truncate_from(end)?;
+                index
+                    .files()
+                    .last()
+                    .map_or(min, |(_, h)| h.end_phy_offset)
+                    .clamp(min, end)
+            }
+            None => end,
+        };
+        let cq = self.cq_start(min, end);
+        // Each part from its own point: the range only one of them lacks is
+        // dispatched to that one alone.
+        let dispatch_from = cq.from.min(index_from);
+        self.dispatch.set_gates(Gates {
+            cq_from: cq.from,
+            cq_create_from: cq.create_from,
+            index_from,
+        });
         self.dispatch.set_offset(dispatch_from);
         let reached = self.dispatch.dispatch_until(end, false);
         if reached < end {
@@ -215,11 +234,19 @@ impl Recovery<'_> {
                 "re-dispatch stopped short of the CommitLog end"
             );
         }
-        self.dispatch.set_index_from(0);
+        self.dispatch.set_gates(Gates::default());
+        self.dispatch.set_rebuilding(HashMap::new());
         self.queues.correct_min_offsets(min)?;
-        for q in self.queues.queues() {
-            log.set_queue_offset(q.topic(), q.queue_id(), q.max_offset());
-        }
+        // The next queue offsets are exactly those of the queues that have a
+        // ConsumeQueue: `CommitLog::open` seeded the table from the records
+        // of its newest file, deleted topics included, and those must start
+        // over at 0 (as Java rebuilds the table from the ConsumeQueues).
+        let queues = self.queues.queues();
+        log.reset_queue_offsets(
+            queues
+                .iter()
+                .map(|q| (q.topic(), q.queue_id(), q.max_offset())),
+        );
         self.manifest.mark_dirty();
         let report = RecoveryReport {
             crashed: self.crashed,
@@ -227,7 +254,7 @@ impl Recovery<'_> {
             commit_log_end: end,
             cut,
             dispatch_from,
-            full_redispatch: full,
+            full_redispatch: cq.full,
             elapsed: started.elapsed(),
         };
         tracing::info!(
@@ -235,7 +262,8 @@ impl Recovery<'_> {
             scan_from,
             end,
             dispatch_from,
-            full,
+            full = cq.full,
+            index_from,
             elapsed_ms = report.elapsed.as_millis() as u64,
             "store recovered"
         );
@@ -270,38 +298,163 @@ impl Recovery<'_> {
             .from_offset()
     }
 
-    /// Where ConsumeQueue re-dispatch starts, and whether that is a full rebuild.
-    fn cq_start(&self, min: i64, end: i64) -> (i64, bool) {
+    /// Where ConsumeQueue re-dispatch starts (see the module docs).
+    fn cq_start(&self, min: i64, end: i64) -> CqStart {
         if min >= end {
-            return (end, false);
+            return CqStart {
+                from: end,
+                create_from: end,
+                full: false,
+            };
         }
         let dispatched = self.manifest.load_dispatched();
         let listed = self.manifest.load_queues();
-        let missing = listed.as_ref().and_then(|l| {
-            let mut seen = HashSet::new();
-            l.iter()
-                .filter(|(t, q)| seen.insert((t.as_str(), *q)))
-                .find(|(t, q)| {
-                    self.queues
-                        .queue(t, *q)
-                        .is_none_or(|cq| cq.file_count() == 0)
-                })
-                .cloned()
-        });
-        match (dispatched, listed, missing) {
-            (Some(d), Some(_), None) => (d.clamp(min, end), false),
-            (_, _, Some((topic, queue_id))) => {
-                tracing::warn!(
-                    topic,
-                    queue_id,
-                    "a ConsumeQueue is missing; rebuilding from the CommitLog start"
-                );
-                (min, true)
+        let (Some(dispatched), Some(listed)) = (dispatched, listed) else {
+            tracing::info!("no dispatch record; re-dispatching the whole CommitLog");
+            return CqStart {
+                from: min,
+                create_from: min,
+                full: true,
+            };
+        };
+        let dispatched = dispatched.clamp(min, end);
+        let mut missing: HashMap<String, HashSet<i32>> = HashMap::new();
+        for (topic, queue_id) in &listed {
+            if missing.get(topic).is_some_and(|q| q.contains(queue_id)) {
+                continue;
             }
-            _ => {
-                tracing::info!("no dispatch record; re-dispatching the whole CommitLog");
-                (min, true)
+            let gone = self
+                .queues
+                .queue(topic, *queue_id)
+                .is_none_or(|cq| cq.file_count() == 0);
+            if !gone {
+                continue;
             }
+            tracing::warn!(
+                topic,
+                queue_id,
+                "a ConsumeQueue is missing; rebuilding it from the CommitLog start"
+            );
+            // Created now, so the re-dispatch below `dispatched` (which only
+            // fills queues that exist) rebuilds it.
+            if let Err(e) = self.queues.get_or_create(topic, *queue_id) {
+                tracing::error!(topic, queue_id, error = %e, "cannot rebuild a ConsumeQueue");
+            }
+            missing.entry(topic.clone()).or_default().insert(*queue_id);
         }
+        if missing.is_empty() {
+            return CqStart {
+                from: dispatched,
+                create_from: dispatched,
+                full: false,
+            };
+        }
+        self.dispatch.set_rebuilding(missing);
+        CqStart {
+            from: min,
+            create_from: dispatched,
+            full: true,
+        }
+    }
+}
+
+/// Where recovery re-dispatches records into ConsumeQueues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CqStart {
+    /// The first record re-dispatched to the ConsumeQueues.
+    from: i64,
+    /// Records below this only go into queues that exist (or are being
+    /// rebuilt): every other queue with records there was deleted.
+    create_from: i64,
+    /// `from` is the CommitLog's start: a rebuild.
+    full: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use skylark_protocol::message::{Message, StoredMessage};
+
+    use crate::MessageStore;
+    use crate::config::MessageStoreConfig;
+
+    fn open(dir: &std::path::Path) -> MessageStore {
+        let mut c = MessageStoreConfig::with_root(dir);
+        c.mapped_file_size_commit_log = 64 * 1024;
+        c.mapped_file_size_consume_queue = 50 * 20;
+        c.max_hash_slot_num = 512;
+        c.max_index_num = 2_000;
+        c.max_message_size = 16 * 1024;
+        MessageStore::open(c).unwrap()
+    }
+
+    /// Puts a message; returns its queue and physical offsets.
+    fn put(store: &MessageStore, topic: &str, queue_id: i32) -> (i64, i64) {
+        let m = Message::new(topic, b"body".to_vec());
+        let addr = "127.0.0.1:10911".parse().unwrap();
+        let mut s = StoredMessage::new(m, addr, addr);
+        s.queue_id = queue_id;
+        let r = store.put_message(&s).wait_blocking();
+        assert!(r.is_stored(), "{r:?}");
+        let a = r.append.unwrap();
+        (a.queue_offset, a.wrote_offset)
+    }
+
+    /// A rebuild (a listed queue is missing) brings back the missing queues
+    /// as they were: not a deleted topic, nor the earlier life of a topic
+    /// deleted and created again.
+    #[test]
+    fn a_rebuild_brings_back_neither_deleted_topics_nor_earlier_lives() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = open(dir.path());
+        for _ in 0..10 {
+            put(&store, "Gone", 0);
+            put(&store, "Again", 1);
+        }
+        assert!(store.wait_dispatched_all(std::time::Duration::from_secs(10)));
+        store.delete_topic("Gone").unwrap();
+        store.delete_topic("Again").unwrap();
+        let mut again = Vec::new();
+        for i in 0..3 {
+            let (qo, phys) = put(&store, "Again", 1);
+            assert_eq!(qo, i);
+            again.push(phys);
+        }
+        for _ in 0..5 {
+            put(&store, "Lost", 0);
+        }
+        store.shutdown();
+        drop(store);
+        for topic in ["Again", "Lost"] {
+            std::fs::remove_dir_all(dir.path().join("consumequeue").join(topic)).unwrap();
+        }
+
+        let store = open(dir.path());
+        let report = store.recovery_report().clone();
+        assert!(
+            report.full_redispatch && report.dispatch_from == 0,
+            "{report:?}"
+        );
+        assert!(store.consume_queues().queue("Gone", 0).is_none());
+        assert_eq!(store.max_offset("Lost", 0), 5);
+        let q = store.consume_queues().queue("Again", 1).unwrap();
+        assert_eq!((q.min_offset(), q.max_offset()), (0, 3));
+        let phys: Vec<i64> = q
+            .read(0, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.phys_offset)
+            .collect();
+        assert_eq!(phys, again);
+        // Offsets go on from what the queues hold; the deleted topic's start over.
+        assert_eq!(put(&store, "Again", 1).0, 3);
+        assert_eq!(put(&store, "Gone", 0).0, 0);
+        store.shutdown();
+        drop(store);
+        let store = open(dir.path());
+        assert!(!store.recovery_report().full_redispatch);
+        assert_eq!(store.max_offset("Again", 1), 4);
+        assert_eq!(store.max_offset("Gone", 0), 1);
     }
 }
