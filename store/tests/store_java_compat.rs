@@ -30,12 +30,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
-use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -45,10 +42,11 @@ use skylark_protocol::message::{Message, MessageSysFlag, StoredMessage, record, 
 use skylark_store::MessageStore;
 use skylark_store::config::MessageStoreConfig;
 use skylark_store::message_store::GetMessageStatus;
+use skylark_testkit::java::{HARNESS_TIMEOUT, HarnessRun, java_available, run_harness};
 use tempfile::TempDir;
 
-/// `run.sh` is killed (with its JVM or Maven) after this long.
-const HARNESS_TIMEOUT: Duration = Duration::from_secs(600);
+/// What these tests check, for the skip banner.
+const CHECKED: &str = "RocketMQ store compatibility";
 /// How long the store may take to dispatch everything it holds.
 const DISPATCH_WAIT: Duration = Duration::from_secs(30);
 /// Messages each direction writes.
@@ -58,136 +56,30 @@ const QUERY_MAX: usize = 64;
 
 // ---------------------------------------------------------------- the harness
 
-/// Whether Java and Maven are there; panics with what to install unless
-/// `SKYLARK_SKIP_JAVA=1`, in which case it says loudly that `test` is skipped.
-fn java_available(test: &str) -> bool {
-    let java = std::env::var_os("JAVA_HOME").map_or_else(
-        || PathBuf::from("java"),
-        |home| PathBuf::from(home).join("bin").join("java"),
-    );
-    let missing: Vec<String> = [(java, "-version"), (PathBuf::from("mvn"), "-v")]
-        .into_iter()
-        .filter(|(tool, flag)| {
-            Command::new(tool)
-                .arg(flag)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_err()
-        })
-        .map(|(tool, _)| tool.display().to_string())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("SKYLARK_SKIP_JAVA").as_deref() == Ok("1") {
-        // Straight to the process's stderr: libtest does not capture this,
-        // so the skip shows even for a passing test.
-        let banner = "!".repeat(78);
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n{banner}\n!!! SKIPPED {test}: {missing:?} not found and SKYLARK_SKIP_JAVA=1.\n\
-             !!! RocketMQ store compatibility is NOT being checked.\n{banner}\n"
+/// Panics unless the harness exited 0, with everything it said.
+fn assert_ok(run: &HarnessRun) {
+    if run.code != Some(0) {
+        let meaning = match run.code {
+            Some(1) => "usage error, build failure or unexpected exception",
+            Some(2) => "DefaultMessageStore.load() or start() failed",
+            Some(3) => "the store loaded but is INCONSISTENT",
+            _ => "killed or unknown",
+        };
+        panic!(
+            "`run.sh {}` exited with {:?} ({meaning}) after {:?}.\n--- stderr ---\n{}\n--- stdout (first 2000 chars) ---\n{}",
+            run.what,
+            run.code,
+            run.elapsed,
+            run.stderr,
+            run.stdout.chars().take(2000).collect::<String>()
         );
-        return false;
-    }
-    panic!(
-        "{test}: {missing:?} not found. The RocketMQ compatibility tests run Apache RocketMQ \
-         5.3.3's own store through store/compat/run.sh and need a JDK 17+ and Maven \
-         (Debian/Ubuntu: `apt-get install -y openjdk-17-jdk-headless maven`; Maven Central \
-         must be reachable for the first build). Set SKYLARK_SKIP_JAVA=1 to skip them explicitly."
-    );
-}
-
-/// What one `run.sh` call did.
-#[derive(Debug)]
-struct HarnessRun {
-    what: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl HarnessRun {
-    /// Panics unless the harness exited 0, with everything it said.
-    fn assert_ok(&self) {
-        if self.code != Some(0) {
-            let meaning = match self.code {
-                Some(1) => "usage error, build failure or unexpected exception",
-                Some(2) => "DefaultMessageStore.load() or start() failed",
-                Some(3) => "the store loaded but is INCONSISTENT",
-                _ => "killed or unknown",
-            };
-            panic!(
-                "`run.sh {}` exited with {:?} ({meaning}) after {:?}.\n--- stderr ---\n{}\n--- stdout (first 2000 chars) ---\n{}",
-                self.what,
-                self.code,
-                self.elapsed,
-                self.stderr,
-                self.stdout.chars().take(2000).collect::<String>()
-            );
-        }
     }
 }
 
-/// Runs `store/compat/run.sh args…`, killing it (and any JVM or Maven it
-/// started) after [`HARNESS_TIMEOUT`].
+/// Runs `store/compat/run.sh args…` (killed after [`HARNESS_TIMEOUT`]).
 fn harness(args: &[OsString]) -> HarnessRun {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("compat")
-        .join("run.sh");
-    let what = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let start = Instant::now();
-    let mut child = Command::new("bash")
-        .arg(&script)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout kills Maven and the JVM too.
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > HARNESS_TIMEOUT {
-            let pgid = i32::try_from(child.id()).unwrap();
-            // SAFETY: signals the process group this function started; no memory involved.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
-            let _ = child.wait();
-            let stderr = err.join().unwrap_or_default();
-            panic!(
-                "`run.sh {what}` did not finish within {HARNESS_TIMEOUT:?} and was killed.\n--- stderr ---\n{stderr}"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let run = HarnessRun {
-        what,
-        code: status.code(),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        elapsed: start.elapsed(),
-    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat/run.sh");
+    let run = run_harness(&script, args, &[], HARNESS_TIMEOUT);
     eprintln!(
         "run.sh {}: exit {:?} in {:.1?}",
         run.what, run.code, run.elapsed
@@ -1003,13 +895,13 @@ fn open_and_settle(config: &MessageStoreConfig) -> MessageStore {
 /// shutdown) without changing the data files; RocketMQ reads it again.
 #[test]
 fn java_store_reads_in_skylark() {
-    if !java_available("java_store_reads_in_skylark") {
+    if !java_available("java_store_reads_in_skylark", CHECKED) {
         return;
     }
     let scratch = Scratch::new("java-to-skylark");
     let root = scratch.path().join("java");
     let w = harness(&[os("write"), os(&root), os(COUNT.to_string())]);
-    w.assert_ok();
+    assert_ok(&w);
     let java = parse_dump(&w.stdout);
     assert_eq!(java.messages.len(), COUNT, "Java's write dump");
     assert!(!java.queries.is_empty(), "Java printed no index queries");
@@ -1087,7 +979,7 @@ fn java_store_reads_in_skylark() {
     let copy = scratch.path().join("java-after-skylark");
     copy_dir(&root, &copy);
     let r = harness(&[os("read"), os(&copy)]);
-    r.assert_ok();
+    assert_ok(&r);
     let again = parse_dump(&r.stdout);
     assert_same_messages("Java → Skylark → Java", &java.messages, &again.messages);
     assert_eq!(
@@ -1101,13 +993,13 @@ fn java_store_reads_in_skylark() {
 /// entry, and RocketMQ then reads what Skylark recovered.
 #[test]
 fn java_store_after_crash_reads_in_skylark() {
-    if !java_available("java_store_after_crash_reads_in_skylark") {
+    if !java_available("java_store_after_crash_reads_in_skylark", CHECKED) {
         return;
     }
     let scratch = Scratch::new("java-crash-to-skylark");
     let crashed = scratch.path().join("java");
     let w = harness(&[os("write"), os(&crashed), os(COUNT.to_string())]);
-    w.assert_ok();
+    assert_ok(&w);
     let java = parse_dump(&w.stdout);
     let config = config_from_properties(&crashed);
     // As if RocketMQ had crashed (the same data, with an `abort` file):
@@ -1135,7 +1027,7 @@ fn java_store_after_crash_reads_in_skylark() {
     store.shutdown();
     drop(store);
     let r = harness(&[os("read"), os(&crashed)]);
-    r.assert_ok();
+    assert_ok(&r);
     let again = parse_dump(&r.stdout);
     assert_same_messages(
         "Java (crashed) → Skylark → Java",
@@ -1154,13 +1046,13 @@ fn java_store_after_crash_reads_in_skylark() {
 /// and both answer index queries alike.
 #[test]
 fn java_store_continued_by_skylark_reads_in_java() {
-    if !java_available("java_store_continued_by_skylark_reads_in_java") {
+    if !java_available("java_store_continued_by_skylark_reads_in_java", CHECKED) {
         return;
     }
     let scratch = Scratch::new("java-skylark-java");
     let root = scratch.path().join("java");
     let w = harness(&[os("write"), os(&root), os(COUNT.to_string())]);
-    w.assert_ok();
+    assert_ok(&w);
     let java = parse_dump(&w.stdout);
     let config = config_from_properties(&root);
 
@@ -1201,7 +1093,7 @@ fn java_store_continued_by_skylark_reads_in_java() {
     let copy = scratch.path().join("back-to-java");
     copy_dir(&root, &copy);
     let r = harness(&[os("read"), os(&copy)]);
-    r.assert_ok();
+    assert_ok(&r);
     let back = parse_dump(&r.stdout);
     assert_same_messages(
         "RocketMQ → Skylark (appending) → RocketMQ",
@@ -1227,7 +1119,7 @@ fn java_store_continued_by_skylark_reads_in_java() {
 /// consistent, and reads exactly what Skylark stored.
 #[test]
 fn skylark_store_reads_in_java() {
-    if !java_available("skylark_store_reads_in_java") {
+    if !java_available("skylark_store_reads_in_java", CHECKED) {
         return;
     }
     let scratch = Scratch::new("skylark-to-java");
@@ -1278,7 +1170,7 @@ fn skylark_store_reads_in_java() {
     let all_keys = every_key_query(&puts);
     args.extend(query_args(&all_keys));
     let r = harness(&args);
-    r.assert_ok();
+    assert_ok(&r);
     let java = parse_dump(&r.stdout);
     assert_same_messages("Skylark → Java", &ours, &java.messages);
     assert_same_queries("Skylark → Java", &all_keys, &java.queries);
@@ -1298,7 +1190,7 @@ fn skylark_store_reads_in_java() {
 /// recovery must find every message, as Skylark's own recovery does.
 #[test]
 fn skylark_store_after_crash_reads_in_java() {
-    if !java_available("skylark_store_after_crash_reads_in_java") {
+    if !java_available("skylark_store_after_crash_reads_in_java", CHECKED) {
         return;
     }
     let scratch = Scratch::new("skylark-crash-to-java");
@@ -1343,7 +1235,7 @@ fn skylark_store_after_crash_reads_in_java() {
     let mut args = vec![os("read"), os(&copy)];
     args.extend(query_args(&all_keys));
     let r = harness(&args);
-    r.assert_ok();
+    assert_ok(&r);
     let java = parse_dump(&r.stdout);
     assert_matches_puts("Skylark crash → Java", &java.messages, &puts);
     // RocketMQ's recovery re-indexes the record at the surviving index
@@ -1404,7 +1296,7 @@ fn fcntl_lock_holder(path: &Path) -> Option<i32> {
 /// Skylark's `open` fails while RocketMQ runs on the store.
 #[test]
 fn skylark_and_java_exclude_each_other() {
-    if !java_available("skylark_and_java_exclude_each_other") {
+    if !java_available("skylark_and_java_exclude_each_other", CHECKED) {
         return;
     }
     let scratch = Scratch::new("lock");
@@ -1473,7 +1365,7 @@ fn skylark_and_java_exclude_each_other() {
     let opened = MessageStore::open(copy_config);
     let still_held = fcntl_lock_holder(&lock_path);
     let r = java.join().unwrap();
-    r.assert_ok();
+    assert_ok(&r);
     match opened {
         Err(skylark_store::error::StoreError::Locked { .. }) => {}
         Err(e) => panic!(
@@ -1537,12 +1429,12 @@ fn index_problems(root: &Path, slots: usize) -> Vec<String> {
 /// reads back, e.g. in `IndexHeader.load`).
 #[test]
 fn index_headers_follow_java() {
-    if !java_available("index_headers_follow_java") {
+    if !java_available("index_headers_follow_java", CHECKED) {
         return;
     }
     let scratch = Scratch::new("index-headers");
     let java_root = scratch.path().join("java");
-    harness(&[os("write"), os(&java_root), os("600")]).assert_ok();
+    assert_ok(&harness(&[os("write"), os(&java_root), os("600")]));
     let config = config_from_properties(&java_root);
     let problems = index_problems(&java_root, config.max_hash_slot_num);
     assert!(problems.is_empty(), "RocketMQ's own index: {problems:#?}");

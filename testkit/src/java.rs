@@ -1,0 +1,150 @@
+//! Running the Java compatibility harnesses (`*/compat/run.sh`), which call
+//! Apache RocketMQ's own code and need a JDK and Maven.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Long enough for a first run that downloads RocketMQ's jars from Maven Central.
+pub const HARNESS_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Whether `java` and `mvn` can be run.
+///
+/// When they cannot, this panics with what to install, unless
+/// `SKYLARK_SKIP_JAVA=1` is set: then it prints a loud banner saying that
+/// `test` (which checks `checked`) is skipped, and returns false.
+#[allow(clippy::panic)] // a test helper: the panic is the test's failure
+pub fn java_available(test: &str, checked: &str) -> bool {
+    let java = std::env::var_os("JAVA_HOME").map_or_else(
+        || PathBuf::from("java"),
+        |home| PathBuf::from(home).join("bin").join("java"),
+    );
+    let missing: Vec<String> = [(java, "-version"), (PathBuf::from("mvn"), "-v")]
+        .into_iter()
+        .filter(|(tool, flag)| {
+            Command::new(tool)
+                .arg(flag)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_err()
+        })
+        .map(|(tool, _)| tool.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("SKYLARK_SKIP_JAVA").as_deref() == Ok("1") {
+        // Straight to the process's stderr: libtest does not capture this,
+        // so the skip shows even for a passing test.
+        let banner = "!".repeat(78);
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n{banner}\n!!! SKIPPED {test}: {missing:?} not found and SKYLARK_SKIP_JAVA=1.\n\
+             !!! {checked} is NOT being checked.\n{banner}\n"
+        );
+        return false;
+    }
+    panic!(
+        "{missing:?} not found. {test} runs Apache RocketMQ's own Java code and needs a JDK 17+ \
+         and Maven (Debian/Ubuntu: `apt-get install -y openjdk-17-jdk-headless maven`). Set \
+         SKYLARK_SKIP_JAVA=1 to skip it explicitly."
+    );
+}
+
+/// What one harness run did.
+#[derive(Debug)]
+pub struct HarnessRun {
+    /// The arguments, for messages.
+    pub what: String,
+    /// The exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Runs `bash script args…` with extra environment `envs`, in its own
+/// process group so that a run exceeding `timeout` is killed together with
+/// any Maven or JVM it started (and the test then fails saying so).
+#[allow(clippy::panic)] // a test helper: the panic is the test's failure
+pub fn run_harness(
+    script: &Path,
+    args: &[OsString],
+    envs: &[(&str, &OsStr)],
+    timeout: Duration,
+) -> HarnessRun {
+    let what = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let start = Instant::now();
+    let mut child = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => panic!("waiting for {}: {e}", script.display()),
+        }
+        if start.elapsed() > timeout {
+            if let Ok(pgid) = i32::try_from(child.id()) {
+                // SAFETY: signals the process group this function started; no memory involved.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+            let _ = child.wait();
+            let stderr = err.join().unwrap_or_default();
+            panic!(
+                "`{} {what}` did not finish within {timeout:?} and was killed.\n--- stderr ---\n{stderr}",
+                script.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    HarnessRun {
+        what,
+        code: status.code(),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        elapsed: start.elapsed(),
+    }
+}

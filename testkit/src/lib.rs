@@ -1,0 +1,4 @@
+//! Helpers shared by Skylark's tests across crates. Only dev-dependencies
+//! point here; the product never links it.
+
+pub mod java;
