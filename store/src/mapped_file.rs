@@ -139,13 +139,68 @@ impl MappedFile {
         })
     }
 
-    /// Touches every page with a write so later appends do not fault.
+    /// Makes every page present and writable so later appends do not fault.
+    ///
+    /// Under `MADV_RANDOM`, so that no fault on the sparse file goes through
+    /// read-around: each would zero-fill up to `read_ahead_kb` (8 MiB here)
+    /// of large folios in `ext4_mpage_readpages`, which cost ~1 s of CPU per
+    /// GiB and, under memory/dirty pressure, much more (a `perf` of the
+    /// 16-queue bench with `MADV_POPULATE_WRITE` alone: 76 % of all samples
+    /// in that `memset`). Then one `madvise(MADV_POPULATE_WRITE)` (Linux
+    /// 5.14+) or, if the kernel lacks it, a write to every page. The advice
+    /// is reset to normal afterwards for readers of the segment.
     fn prefault(&self) {
+        if let Err(e) = self.map.advise(memmap2::Advice::Random) {
+            tracing::debug!(path = %self.path.display(), error = %e, "madvise(MADV_RANDOM) before pre-fault failed");
+        }
+        if !self.populate_write() {
+            self.touch_pages();
+        }
+        if let Err(e) = self.map.advise(memmap2::Advice::Normal) {
+            tracing::debug!(path = %self.path.display(), error = %e, "madvise(MADV_NORMAL) after pre-fault failed");
+        }
+    }
+
+    /// The fallback of [`Self::prefault`]: a write to every page.
+    fn touch_pages(&self) {
         // The file is not shared yet (it is being created), so this is the only writer.
         let all = self.tail_mut(0, self.size);
         for page in all.chunks_mut(OS_PAGE_SIZE) {
             page[0] = 0;
         }
+    }
+
+    /// `madvise(MADV_POPULATE_WRITE)` on the whole mapping; false if the
+    /// kernel does not support it (or it failed), so the caller touches pages.
+    #[cfg(target_os = "linux")]
+    fn populate_write(&self) -> bool {
+        /// `MADV_POPULATE_WRITE` (Linux 5.14), not in every `libc` version.
+        const MADV_POPULATE_WRITE: libc::c_int = 23;
+        if self.size == 0 {
+            return true;
+        }
+        // SAFETY: the range is exactly this live mapping (page-aligned start
+        // from mmap, length of the mapping); populating pages of a shared
+        // file mapping does not change its contents (the file was just
+        // created and is zero, pages read as zero).
+        let rc = unsafe {
+            libc::madvise(
+                self.map.as_mut_ptr().cast::<libc::c_void>(),
+                self.size,
+                MADV_POPULATE_WRITE,
+            )
+        };
+        if rc == 0 {
+            return true;
+        }
+        let e = io::Error::last_os_error();
+        tracing::debug!(path = %self.path.display(), error = %e, "madvise(MADV_POPULATE_WRITE) failed; touching pages");
+        false
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn populate_write(&self) -> bool {
+        false
     }
 
     /// The file's path.
@@ -355,6 +410,30 @@ impl AsRef<[u8]> for MappedView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pages of `f`'s mapping resident in the page cache, by `mincore`.
+    fn resident_pages(f: &MappedFile) -> usize {
+        let mut vec = vec![0u8; f.size.div_ceil(OS_PAGE_SIZE)];
+        // SAFETY: the range is the live mapping; `vec` has one byte per page.
+        let rc = unsafe { libc::mincore(f.map.as_mut_ptr().cast(), f.size, vec.as_mut_ptr()) };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        vec.iter().filter(|b| **b & 1 != 0).count()
+    }
+
+    #[test]
+    fn prefault_makes_every_page_resident_and_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 4 << 20;
+        let f = MappedFile::create(dir.path(), 0, size, true).unwrap();
+        assert_eq!(resident_pages(&f), size / OS_PAGE_SIZE);
+        assert!(f.bytes_at(0, size).iter().all(|b| *b == 0));
+        assert_eq!(std::fs::metadata(f.path()).unwrap().len(), size as u64);
+        // The fallback (a kernel without MADV_POPULATE_WRITE) too.
+        let g = MappedFile::create(dir.path(), size as i64, size, false).unwrap();
+        g.touch_pages();
+        assert_eq!(resident_pages(&g), size / OS_PAGE_SIZE);
+        assert!(g.bytes_at(0, size).iter().all(|b| *b == 0));
+    }
 
     #[test]
     fn names_are_twenty_digits() {

@@ -41,9 +41,19 @@ const UNIT: i64 = CQ_ENTRY_SIZE as i64;
 /// Default entries per file (`mappedFileSizeConsumeQueue` = 300 000 × 20).
 pub const DEFAULT_ENTRIES_PER_FILE: usize = 300_000;
 
-/// Default cap on simultaneously mapped tail files, well under the kernel's
-/// default `vm.max_map_count` (65 530) that the CommitLog and IndexFiles share.
-pub const DEFAULT_MAX_MAPPED_TAILS: usize = 8_192;
+/// Default cap on simultaneously mapped tail files.
+///
+/// The kernel's default `vm.max_map_count` is 65 530 mappings per process;
+/// the CommitLog (two or three 1 GiB segments mapped at a time), the
+/// IndexFiles (a handful) and the rest of the process need few, so about
+/// half of it goes to ConsumeQueue tails. It must exceed the number of queues written
+/// round-robin, or CLOCK evicts and remaps a tail on every append: 8 192 was
+/// below 10 000 queues. 100 000 queues still evict (see `BENCHMARKS.md`).
+/// The budget never holds more live mappings than this (see [`budget`]).
+/// Each mapped tail also keeps its file open, so the store lowers the cap to
+/// what `RLIMIT_NOFILE` allows (see `ConsumeQueueStore::open`): raise
+/// `ulimit -n` above the queue count as well.
+pub const DEFAULT_MAX_MAPPED_TAILS: usize = 32_768;
 
 /// One ConsumeQueue entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

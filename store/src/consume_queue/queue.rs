@@ -268,11 +268,28 @@ impl ConsumeQueue {
     /// Makes everything appended so far durable: `msync` of the tail
     /// mapping and `fsync` of files written another way since the last flush.
     pub fn flush(&self) -> Result<()> {
+        self.flush_least(0)
+    }
+
+    /// With `least_pages` 0, [`Self::flush`]. Otherwise (the flusher's
+    /// regular rounds, `flushConsumeQueueLeastPages`) `msync`s the tail
+    /// mapping only if its unflushed range spans at least `least_pages`
+    /// pages, and leaves files written another way for a thorough flush.
+    pub fn flush_least(&self, least_pages: usize) -> Result<()> {
         let (map, pending) = {
             let mut s = lock(&self.slot.state);
-            let map = if s.dirty { s.map.clone() } else { None };
-            s.dirty = false;
-            (map, std::mem::take(&mut s.pending_sync))
+            let map = if s.dirty_enough(least_pages) {
+                s.dirty = false;
+                s.map.clone()
+            } else {
+                None
+            };
+            let pending = if least_pages == 0 {
+                std::mem::take(&mut s.pending_sync)
+            } else {
+                Vec::new()
+            };
+            (map, pending)
         };
         let mut result = Ok(());
         if let Some(m) = &map {
@@ -292,8 +309,8 @@ impl ConsumeQueue {
         if result.is_err() {
             // Keep the work for the next attempt.
             let mut s = lock(&self.slot.state);
-            if map.is_some() {
-                s.dirty = true;
+            if let Some(m) = &map {
+                s.mark_dirty(0, m.len());
             }
             for path in pending {
                 s.add_pending(path);
@@ -422,7 +439,7 @@ impl ConsumeQueue {
                     if !m.write(off, bytes) {
                         return Err(out_of_bounds());
                     }
-                    s.dirty = true;
+                    s.mark_dirty(off, bytes.len());
                     self.slot.touch();
                     return Ok(());
                 }
@@ -449,7 +466,7 @@ impl ConsumeQueue {
                     return Err(out_of_bounds());
                 }
                 s.map = Some(map);
-                s.dirty = true;
+                s.mark_dirty(off, bytes.len());
                 return Ok(());
             }
         }

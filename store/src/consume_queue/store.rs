@@ -39,7 +39,7 @@ impl ConsumeQueueStore {
         let store = ConsumeQueueStore {
             root,
             file_size,
-            budget: Arc::new(MapBudget::new(config.max_mapped_tails)),
+            budget: Arc::new(MapBudget::new(effective_cap(config.max_mapped_tails))),
             topics: RwLock::new(HashMap::new()),
         };
         let mut topics = HashMap::new();
@@ -166,6 +166,13 @@ impl ConsumeQueueStore {
         self.for_each(|q| q.flush())
     }
 
+    /// The flusher's regular round: flushes only the queues with at least
+    /// `least_pages` unflushed pages ([`ConsumeQueue::flush_least`]); with
+    /// 0, [`Self::flush_all`].
+    pub fn flush_least(&self, least_pages: usize) -> Result<()> {
+        self.for_each(|q| q.flush_least(least_pages))
+    }
+
     /// Truncates every queue at commit-log offset `phys_offset`
     /// ([`ConsumeQueue::truncate_dirty`]).
     pub fn truncate_dirty(&self, phys_offset: i64) -> Result<()> {
@@ -246,6 +253,42 @@ impl ConsumeQueueStore {
     }
 }
 
+/// The mapping budget actually used: `configured`, lowered to what the
+/// process limits allow. Each mapped tail also holds its file open (reads of
+/// the tail use it), so the cap must leave descriptors for everything else
+/// (CommitLog and index files, sockets): at most `RLIMIT_NOFILE` minus a
+/// quarter of it (at least 1 024). It must also leave a quarter of
+/// `vm.max_map_count` to the CommitLog, IndexFiles and the heap.
+fn effective_cap(configured: usize) -> usize {
+    let mut cap = configured;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into `lim`, a valid rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0
+        && lim.rlim_cur != libc::RLIM_INFINITY
+    {
+        let nofile = usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
+        cap = cap.min(nofile.saturating_sub((nofile / 4).max(1_024)));
+    }
+    if let Some(maps) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+    {
+        cap = cap.min(maps - maps / 4);
+    }
+    let cap = cap.max(1);
+    if cap < configured {
+        tracing::info!(
+            configured,
+            cap,
+            "ConsumeQueue mapping budget lowered to the process limits (RLIMIT_NOFILE, vm.max_map_count)"
+        );
+    }
+    cap
+}
+
 /// Rejects topics that would escape their directory: the store trusts the
 /// broker's name validation but not so far as path traversal.
 fn validate_topic(topic: &str) -> Result<()> {
@@ -279,4 +322,30 @@ fn subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_cap_leaves_descriptors_for_the_rest() {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into `lim`, a valid rlimit.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        let cap = effective_cap(usize::MAX);
+        if lim.rlim_cur != libc::RLIM_INFINITY {
+            let nofile = usize::try_from(lim.rlim_cur).unwrap();
+            assert!(
+                cap + (nofile / 4).max(1_024) <= nofile.max(1_025),
+                "cap {cap} of {nofile}"
+            );
+        }
+        assert!(cap >= 1);
+        assert_eq!(effective_cap(3), 3);
+        assert_eq!(effective_cap(0), 1);
+    }
 }

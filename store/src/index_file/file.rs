@@ -199,6 +199,12 @@ impl IndexFile {
         // self` of this value, guarded by the service's lock.
         let map = unsafe { MmapOptions::new().len(size).map_mut(file) }
             .map_err(|e| IndexError::io(path, e))?;
+        // Slots and entries are hit at random: without MADV_RANDOM each first
+        // fault reads around `read_ahead_kb` of the (sparse) file. Failure
+        // only costs speed.
+        if let Err(e) = map.advise(memmap2::Advice::Random) {
+            tracing::debug!(path = %path.display(), error = %e, "madvise(MADV_RANDOM) on an IndexFile failed");
+        }
         Ok(IndexFile {
             path: path.to_path_buf(),
             map,

@@ -8,7 +8,7 @@
 //! record. The same code re-dispatches synchronously during recovery.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,6 +28,11 @@ pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64, i64, i64) + Send + Sync>;
 /// How long the idle dispatcher sleeps when no put wakes it (replicated
 /// appends do not wake it).
 const IDLE_WAIT: Duration = Duration::from_millis(10);
+
+/// Records dispatched between two looks at the stop flag. A record costs
+/// microseconds normally and about a millisecond at worst (a tail remap with
+/// a cold page), so stop is seen within tens of milliseconds.
+const STOP_CHECK_RECORDS: usize = 64;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Guarded data is `()` or replaced whole: poisoning carries no broken state.
@@ -151,6 +156,8 @@ pub(crate) struct Shared {
     last_timestamp: AtomicI64,
     sleeping: AtomicBool,
     stop: AtomicBool,
+    /// Test hook: sleep this many microseconds per dispatched record (0 = off).
+    delay_micros: AtomicU64,
     waiters: AtomicUsize,
     lock: Mutex<()>,
     /// Wakes the dispatcher.
@@ -182,6 +189,7 @@ impl Shared {
             last_timestamp: AtomicI64::new(0),
             sleeping: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            delay_micros: AtomicU64::new(0),
             waiters: AtomicUsize::new(0),
             lock: Mutex::new(()),
             wake_cv: Condvar::new(),
@@ -312,9 +320,21 @@ impl Shared {
         }
     }
 
+    /// Test hook: slows dispatch down by `delay` per record (zero: off).
+    pub(crate) fn set_delay(&self, delay: Duration) {
+        let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.delay_micros.store(micros, Ordering::Relaxed);
+    }
+
     /// Dispatches every published record from the current offset to `end`
     /// (the thread passes the CommitLog end; recovery too, without `notify`).
     /// Returns the offset reached.
+    ///
+    /// Every [`STOP_CHECK_RECORDS`] records (and between files) it looks at
+    /// the stop flag and returns early once set, so [`Dispatcher::stop`]
+    /// bounds its wait however large the backlog: the offset reached is
+    /// published, and the rest is re-dispatched at the next open from the
+    /// persisted dispatch position.
     pub(crate) fn dispatch_until(&self, end: i64, notify: bool) -> i64 {
         let log = &self.parts.commit_log;
         let max_record = log.file_size() - BLANK_LEN;
@@ -328,7 +348,11 @@ impl Shared {
             None
         };
         let mut at = self.offset();
+        let mut since_check = 0usize;
         while at < end {
+            if self.stop.load(Ordering::Acquire) {
+                break;
+            }
             let min = log.min_offset();
             if at < min {
                 tracing::warn!(
@@ -351,6 +375,18 @@ impl Shared {
                         self.dispatch_one(at, &info, rec, gates, listener.as_ref());
                         pos += info.total_size;
                         at += info.total_size as i64;
+                        let delay = self.delay_micros.load(Ordering::Relaxed);
+                        if delay > 0 {
+                            std::thread::sleep(Duration::from_micros(delay));
+                        }
+                        since_check += 1;
+                        if since_check >= STOP_CHECK_RECORDS {
+                            since_check = 0;
+                            if self.stop.load(Ordering::Acquire) {
+                                self.offset.store(at, Ordering::Release);
+                                break;
+                            }
+                        }
                     }
                     Ok(Entry::Blank { .. }) => {
                         at = log.roll_next_file(at);

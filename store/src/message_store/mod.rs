@@ -29,7 +29,7 @@ mod recovery;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use dispatch::ArrivalListener;
 pub use get::{GetMessageResult, GetMessageStatus, QueryMessageResult};
@@ -160,6 +160,8 @@ impl MessageStore {
             manifest,
             dispatch: Arc::clone(dispatcher.shared()),
             interval: Duration::from_millis(config.flush_interval_consume_queue.max(1)),
+            least_pages: config.flush_consume_queue_least_pages,
+            thorough_interval: Duration::from_millis(config.flush_consume_queue_thorough_interval),
             stop: Mutex::new(false),
             cv: Condvar::new(),
             round: Mutex::new(()),
@@ -393,6 +395,13 @@ impl MessageStore {
 }
 
 impl MessageStore {
+    /// Test hook: makes the dispatcher sleep `delay` after each record (zero
+    /// turns it off), to build a dispatch backlog.
+    #[doc(hidden)]
+    pub fn set_dispatch_delay_for_test(&self, delay: Duration) {
+        self.dispatcher.shared().set_delay(delay);
+    }
+
     /// Test hook: stops the threads and releases the lock like a killed
     /// process would — no final ConsumeQueue, index or checkpoint flush, and
     /// the `abort` file stays, so the next open recovers as after a crash.
@@ -427,6 +436,12 @@ struct LogicsFlusher {
     manifest: Manifest,
     dispatch: Arc<Shared>,
     interval: Duration,
+    /// `flushConsumeQueueLeastPages`: a regular round flushes only queues
+    /// with at least this many unflushed pages.
+    least_pages: usize,
+    /// `flushConsumeQueueThoroughInterval`: at least this often a round
+    /// flushes everything and records the dispatch position.
+    thorough_interval: Duration,
     stop: Mutex<bool>,
     cv: Condvar,
     /// Serialises rounds (the thread, [`MessageStore::flush_logics`], shutdown).
@@ -434,7 +449,11 @@ struct LogicsFlusher {
 }
 
 impl LogicsFlusher {
+    /// Every `interval`, a regular round ([`Self::flush_least_round`]);
+    /// every `thorough_interval`, a thorough one ([`Self::flush_round`]), as
+    /// Java's `FlushConsumeQueueService`. Shutdown ends with a thorough one.
     fn run(&self) {
+        let mut last_thorough = Instant::now();
         let mut stop = lock(&self.stop);
         while !*stop {
             stop = self
@@ -446,8 +465,23 @@ impl LogicsFlusher {
                 break;
             }
             drop(stop);
-            self.flush_round();
+            if self.least_pages == 0 || last_thorough.elapsed() >= self.thorough_interval {
+                last_thorough = Instant::now();
+                self.flush_round();
+            } else {
+                self.flush_least_round();
+            }
             stop = lock(&self.stop);
+        }
+    }
+
+    /// A regular round: `msync` of the queues with at least `least_pages`
+    /// unflushed pages. The dispatch manifest, the index and the checkpoint
+    /// wait for a thorough round: what they record must all be on disk.
+    fn flush_least_round(&self) {
+        let _round = lock(&self.round);
+        if let Err(e) = self.queues.flush_least(self.least_pages) {
+            tracing::error!(error = %e, "ConsumeQueue flush failed");
         }
     }
 
