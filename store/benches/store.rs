@@ -870,7 +870,10 @@ fn settle_disk() {
     unsafe { libc::sync() };
     let took = t.elapsed();
     if took > Duration::from_millis(100) {
-        println!("(sync(2) before the sync runs: {:.1} s)", took.as_secs_f64());
+        println!(
+            "(sync(2) before the sync runs: {:.1} s)",
+            took.as_secs_f64()
+        );
     }
 }
 
