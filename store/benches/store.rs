@@ -895,7 +895,13 @@ fn main() {
         }
         return;
     }
-    // `cargo bench` passes `--bench`; section names are the other arguments.
+    // `cargo bench` passes `--bench`; without it (`cargo test --all-targets`)
+    // this is not a benchmark run: minutes of I/O do not belong in a test.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("store benchmark: run it with `cargo bench -p skylark-store --bench store`");
+        return;
+    }
+    // Section names are the other arguments.
     let mut sections: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
