@@ -416,6 +416,10 @@ impl FlushWait {
 
     /// Blocks the calling thread until the wait is over (for callers outside async code).
     pub fn wait_blocking(mut self) -> PutMessageStatus {
+        // Already settled (every ASYNC_FLUSH put): no waker, no allocation.
+        if let Some(status) = self.try_status() {
+            return status;
+        }
         let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
         let mut cx = Context::from_waker(&waker);
         loop {

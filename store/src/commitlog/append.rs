@@ -92,19 +92,23 @@ impl CommitLog {
         Ok(Checked { info, topic })
     }
 
+    /// Pairs an append with the wait for the flush covering it.
+    fn with_flush_wait(&self, append: AppendResult, wait: bool) -> PutResult {
+        let flush = self.flush.wait_for(append.end_offset(), wait);
+        PutResult { append, flush }
+    }
+
     /// Appends one encoded record (TOTALSIZE must be its length) and returns
     /// where it went with the wait for its flush (`wait`: the `WAIT` property).
     pub fn put(&self, record: &[u8], wait: bool) -> Result<PutResult> {
         let append = self.append(record)?;
-        let flush = self.flush.wait_for(append.end_offset(), wait);
-        Ok(PutResult { append, flush })
+        Ok(self.with_flush_wait(append, wait))
     }
 
     /// Appends a batch and returns where it went with the wait for its flush.
     pub fn put_batch(&self, records: &[u8], wait: bool) -> Result<PutResult> {
         let append = self.append_batch(records)?;
-        let flush = self.flush.wait_for(append.end_offset(), wait);
-        Ok(PutResult { append, flush })
+        Ok(self.with_flush_wait(append, wait))
     }
 
     /// Reserves `len` bytes for one record of `topic`/`queue_id` with
@@ -120,8 +124,7 @@ impl CommitLog {
         encode: impl FnOnce(&mut [u8]) -> Result<()>,
     ) -> Result<PutResult> {
         let append = self.append_with(len, topic, queue_id, sys_flag, encode)?;
-        let flush = self.flush.wait_for(append.end_offset(), wait);
-        Ok(PutResult { append, flush })
+        Ok(self.with_flush_wait(append, wait))
     }
 
     /// [`append_batch_with`](Self::append_batch_with), then the wait for its flush.
@@ -134,8 +137,7 @@ impl CommitLog {
         encode: impl FnOnce(&mut [u8]) -> Result<()>,
     ) -> Result<PutResult> {
         let append = self.append_batch_with(total, topic, queue_id, encode)?;
-        let flush = self.flush.wait_for(append.end_offset(), wait);
-        Ok(PutResult { append, flush })
+        Ok(self.with_flush_wait(append, wait))
     }
 
     /// Appends one encoded record without waiting for any flush.
