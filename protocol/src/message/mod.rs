@@ -41,7 +41,7 @@ pub use perm::PermName;
 pub use properties::Properties;
 pub use record::{MessageVersion, RecordIter, StoredMessage};
 pub use sysflag::{CompressionType, MessageSysFlag, PullSysFlag, TopicSysFlag, TransactionType};
-pub use tag_hash::{java_string_hash, tags_code};
+pub use tag_hash::{java_string_hash, java_string_hash_from, tags_code};
 pub use topic::NameError;
 pub use uniq_key::{UniqIdGenerator, UniqKey};
 

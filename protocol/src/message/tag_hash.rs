@@ -2,7 +2,14 @@
 
 /// Java's `String.hashCode`: `h = 31 * h + c` over UTF-16 code units, wrapping.
 pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, unit| {
+    java_string_hash_from(0, s)
+}
+
+/// Continues [`java_string_hash`] from the hash `h` of a prefix: the hash of
+/// the concatenation, without building it (`"a" + "b"` hashes as
+/// `java_string_hash_from(java_string_hash("a"), "b")`).
+pub fn java_string_hash_from(h: i32, s: &str) -> i32 {
+    s.encode_utf16().fold(h, |h, unit| {
         h.wrapping_mul(31).wrapping_add(i32::from(unit))
     })
 }
@@ -31,6 +38,21 @@ mod tests {
         // Non-BMP characters hash as two surrogate units.
         assert_eq!(java_string_hash("😀"), 0xD83D * 31 + 0xDE00);
         assert_eq!(java_string_hash("é"), 0xE9);
+    }
+
+    #[test]
+    fn continuing_a_hash_equals_hashing_the_concatenation() {
+        for (a, b) in [
+            ("TopicTest", "#KEY1"),
+            ("", "x"),
+            ("标签", "😀#k"),
+            ("a", ""),
+        ] {
+            assert_eq!(
+                java_string_hash_from(java_string_hash(a), b),
+                java_string_hash(&format!("{a}{b}"))
+            );
+        }
     }
 
     #[test]

@@ -80,8 +80,20 @@ impl IndexConfig {
 /// The key hash (`indexKeyHashMethod`): `|String.hashCode()|`, with
 /// `i32::MIN` (whose absolute value overflows) mapped to 0.
 pub fn key_hash(key: &str) -> i32 {
-    let h = skylark_protocol::message::java_string_hash(key).wrapping_abs();
-    h.max(0)
+    abs_hash(skylark_protocol::message::java_string_hash(key))
+}
+
+/// [`key_hash`] of [`build_key`]`(topic, key)`, without allocating the key:
+/// dispatch hashes every key of every message.
+pub fn topic_key_hash(topic: &str, key: &str) -> i32 {
+    use skylark_protocol::message::{java_string_hash, java_string_hash_from};
+    let h = java_string_hash_from(java_string_hash(topic), "#");
+    abs_hash(java_string_hash_from(h, key))
+}
+
+/// Java's `Math.abs` of the hash, with `Integer.MIN_VALUE` mapped to 0.
+fn abs_hash(h: i32) -> i32 {
+    h.wrapping_abs().max(0)
 }
 
 /// The indexed form of a key (`buildKey`): `topic#key`.
@@ -159,5 +171,8 @@ mod tests {
         let raw = skylark_protocol::message::java_string_hash("TopicTest#KEY1");
         assert_eq!(key_hash("TopicTest#KEY1"), raw.abs());
         assert_eq!(build_key("T", "k"), "T#k");
+        for (topic, key) in [("TopicTest", "KEY1"), ("T", "k"), ("标签", "😀")] {
+            assert_eq!(topic_key_hash(topic, key), key_hash(&build_key(topic, key)));
+        }
     }
 }

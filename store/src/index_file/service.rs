@@ -10,7 +10,7 @@ use skylark_protocol::message::MessageSysFlag;
 
 use super::file::{IndexFile, TMP_SUFFIX};
 use super::name::{format_name, parse_name};
-use super::{IndexConfig, IndexError, Result, build_key, key_hash};
+use super::{IndexConfig, IndexError, Result, topic_key_hash};
 
 /// One index file, shared between the builder and queries.
 type Shared = Arc<RwLock<IndexFile>>;
@@ -203,7 +203,7 @@ impl IndexService {
         }
         let mut file = self.last_or_create()?;
         for key in todo {
-            let hash = key_hash(&build_key(topic, key));
+            let hash = topic_key_hash(topic, key);
             while !write(&file).put(hash, phy_offset, store_timestamp) {
                 file = self.roll()?;
             }
@@ -245,7 +245,7 @@ impl IndexService {
         begin: i64,
         end: i64,
     ) -> QueryOffsetResult {
-        let hash = key_hash(&build_key(topic, key));
+        let hash = topic_key_hash(topic, key);
         let files = self.snapshot();
         let mut result = QueryOffsetResult::default();
         if let Some(last) = files.last() {
