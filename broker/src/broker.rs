@@ -1,0 +1,78 @@
+//! [`Broker`]: one broker's state — its store, topics, groups, offsets,
+//! clients and waiting pulls — shared by every request processor.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use skylark_store::MessageStore;
+
+use crate::client::{ConsumerManager, ProducerManager};
+use crate::config::BrokerConfig;
+use crate::consumer_offset::ConsumerOffsetManager;
+use crate::error::BrokerError;
+use crate::long_poll::PullHoldService;
+use crate::rebalance_lock::RebalanceLockManager;
+use crate::subscription_group::SubscriptionGroupManager;
+use crate::topic_config::TopicConfigManager;
+
+/// One broker's state and request handling; [`Broker::start`](crate::Broker::start)
+/// serves it.
+#[derive(Debug)]
+pub struct Broker {
+    pub(crate) config: BrokerConfig,
+    pub(crate) store: Arc<MessageStore>,
+    pub(crate) topics: TopicConfigManager,
+    pub(crate) groups: SubscriptionGroupManager,
+    pub(crate) offsets: ConsumerOffsetManager,
+    pub(crate) producers: ProducerManager,
+    pub(crate) consumers: ConsumerManager,
+    pub(crate) locks: RebalanceLockManager,
+    pub(crate) pull_holds: PullHoldService,
+    /// Written into every stored record as STOREHOST.
+    pub(crate) store_host: SocketAddr,
+}
+
+impl Broker {
+    /// Opens (and recovers) the store and loads the broker's config files.
+    pub fn open(config: BrokerConfig) -> Result<Self, BrokerError> {
+        let store_host: SocketAddr = config.broker_addr().parse().map_err(|_| {
+            BrokerError::Config(format!(
+                "brokerIP1:listenPort {} is not an IP address and port",
+                config.broker_addr()
+            ))
+        })?;
+        let store = Arc::new(MessageStore::open(config.store.clone())?);
+        Ok(Self {
+            topics: TopicConfigManager::new(&config),
+            groups: SubscriptionGroupManager::new(&config),
+            offsets: ConsumerOffsetManager::new(),
+            producers: ProducerManager::default(),
+            consumers: ConsumerManager::default(),
+            locks: RebalanceLockManager::default(),
+            pull_holds: PullHoldService::new(),
+            store,
+            store_host,
+            config,
+        })
+    }
+
+    /// The settings it runs with.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// The message store.
+    pub fn store(&self) -> &Arc<MessageStore> {
+        &self.store
+    }
+
+    /// The topics.
+    pub fn topics(&self) -> &TopicConfigManager {
+        &self.topics
+    }
+
+    /// The committed consumer offsets.
+    pub fn offsets(&self) -> &ConsumerOffsetManager {
+        &self.offsets
+    }
+}

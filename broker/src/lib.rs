@@ -1,0 +1,25 @@
+//! Skylark's broker: serves RocketMQ clients from a [`skylark_store::MessageStore`].
+//!
+//! - [`Broker`]: the broker's state and its request processors
+//!   (send, pull with long polling, offsets, heartbeats, locks, admin);
+//! - [`BrokerConfig`]: `broker.conf` keys and defaults;
+//! - [`Broker::start`] / [`BrokerHandle`]: serving it, registering with
+//!   nameservers, and stopping gracefully.
+
+mod broker;
+pub mod client;
+mod config;
+pub mod consumer_offset;
+mod error;
+mod long_poll;
+mod processor;
+pub mod rebalance_lock;
+mod registration;
+mod server;
+pub mod subscription_group;
+pub mod topic_config;
+
+pub use broker::Broker;
+pub use config::{BrokerConfig, DEFAULT_LISTEN_PORT};
+pub use error::BrokerError;
+pub use server::BrokerHandle;

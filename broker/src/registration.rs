@@ -1,0 +1,1 @@
+//! Registration with every configured nameserver (`BrokerOuterAPI.registerBrokerAll`).
