@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 /// Queues' wake-up signals and long-polling counters.
 #[derive(Debug, Default)]
@@ -19,6 +20,8 @@ pub(crate) struct PullHoldService {
     queues: RwLock<HashMap<String, HashMap<i32, Arc<Notify>>>>,
     suspended: AtomicU64,
     wakeups: AtomicU64,
+    /// Cancelled at shutdown: suspended pulls answer at once.
+    stopping: CancellationToken,
 }
 
 impl PullHoldService {
@@ -61,6 +64,21 @@ impl PullHoldService {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(topic);
+    }
+
+    /// Answers every suspended pull now and suspends no more (shutdown).
+    pub(crate) fn stop(&self) {
+        self.stopping.cancel();
+    }
+
+    /// Whether [`stop`](Self::stop) was called.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopping.is_cancelled()
+    }
+
+    /// Resolves once [`stop`](Self::stop) is called.
+    pub(crate) fn stopped(&self) -> WaitForCancellationFuture<'_> {
+        self.stopping.cancelled()
     }
 
     /// Counts a pull going to sleep; the guard counts it waking.

@@ -1,16 +1,22 @@
 //! `skylark`: the command users type.
 
+mod broker_cmd;
+mod runtime;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use skylark_nameserver::{DEFAULT_LISTEN_ADDR, NameServerConfig};
+use skylark_nameserver::{DEFAULT_LISTEN_ADDR, NameServer, NameServerConfig};
+
+use crate::broker_cmd::{BrokerCommand, StandaloneCommand};
+use crate::runtime::{announce, block_on, home_dir, init_logging, shutdown_signal};
 
 /// Skylark: an Apache RocketMQ-compatible message broker.
 ///
-/// Exit codes: 0 success, 1 error, 2 usage error, 3 feature not yet available.
+/// Exit codes: 0 success, 1 error, 2 usage error.
 #[derive(Debug, Parser)]
 #[command(name = "skylark", version, about, long_about)]
 struct Cli {
@@ -20,12 +26,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a nameserver and a broker in one process, ready for any RocketMQ client.
-    Standalone {
-        /// Where the broker keeps its store and config (default: ~/.skylark).
-        #[arg(long, value_name = "DIR")]
-        data_dir: Option<PathBuf>,
-    },
+    /// Run a nameserver and a broker in one process, ready for any RocketMQ
+    /// client. Data lives in ~/.skylark unless --data-dir says otherwise.
+    /// Prints `skylark standalone ready: namesrvAddr=… broker=…` once serving.
+    Standalone(StandaloneCommand),
+    /// Run a broker that registers with the nameservers of its config.
+    /// Prints `skylark broker ready: broker=…` once serving.
+    Broker(BrokerCommand),
     /// Run a name server: brokers register with it, clients ask it for
     /// topic routes. Runs until SIGTERM or Ctrl-C, then stops gracefully.
     Nameserver {
@@ -53,16 +60,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Standalone { data_dir } => {
-            let dir = data_dir.unwrap_or_else(|| home_dir().join(".skylark"));
-            eprintln!(
-                "skylark standalone is not yet available: the nameserver and broker are still \
-                 being built (data dir would be {})",
-                dir.display()
-            );
-            ExitCode::from(3)
-        }
+    let (what, result) = match cli.command {
+        Command::Standalone(command) => ("standalone", command.run()),
+        Command::Broker(command) => ("broker", command.run()),
         Command::Nameserver {
             listen,
             kv_config_path,
@@ -89,61 +89,34 @@ fn main() -> ExitCode {
                 scan_interval: Duration::from_millis(scan_interval_ms.max(1)),
                 ..NameServerConfig::default()
             };
-            match run_nameserver(config) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("skylark nameserver: {error:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            ("nameserver", run_nameserver(config))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("skylark {what}: {error:#}");
+            ExitCode::FAILURE
         }
     }
 }
 
-/// `$HOME`, or the current directory when it is not set.
-fn home_dir() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
-}
-
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 fn run_nameserver(config: NameServerConfig) -> anyhow::Result<()> {
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("skylark-namesrv")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    block_on("skylark-namesrv", async {
         let listen = config.listen_addr.clone();
         let shutdown = shutdown_signal().context("cannot install signal handlers")?;
-        skylark_nameserver::run(config, shutdown)
+        let handle = NameServer::start(config)
+            .await
+            .with_context(|| format!("name server on {listen} failed to start"))?;
+        announce(&format!(
+            "skylark nameserver ready: listen={}",
+            handle.local_addr()
+        ));
+        shutdown.await;
+        handle
+            .shutdown()
             .await
             .with_context(|| format!("name server on {listen} failed"))
-    })
-}
-
-/// Resolves on the first SIGTERM or Ctrl-C (SIGINT).
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    Ok(async move {
-        #[cfg(unix)]
-        let terminated = term.recv();
-        #[cfg(not(unix))]
-        let terminated = std::future::pending::<Option<()>>();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "shutting down"),
-            _ = terminated => tracing::info!(signal = "SIGTERM", "shutting down"),
-        }
     })
 }

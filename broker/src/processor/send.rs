@@ -1,17 +1,328 @@
-//! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE (`SendMessageProcessor`).
+//! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE (`SendMessageProcessor`):
+//! check the topic and queue, build the record around the request's body
+//! (the store encodes it straight into the CommitLog: the body's only copy),
+//! wait for the flush the store's config asks for, and answer with RocketMQ's
+//! codes.
 
-use skylark_protocol::RemotingCommand;
-use skylark_remoting::{ConnectionHandle, not_supported};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::Outcome;
+use skylark_protocol::body::TopicConfig;
+use skylark_protocol::headers::send::{
+    DEFAULT_REGION, MSG_REGION, SendMessageRequestHeader, SendMessageResponseHeader, TRACE_ON,
+};
+use skylark_protocol::message::Message;
+use skylark_protocol::message::msg_id::offset_msg_id;
+use skylark_protocol::message::topic::{is_not_allowed_send_topic, is_retry_topic, validate_topic};
+use skylark_protocol::message::{
+    MessageSysFlag, PermName, Properties, StoredMessage, TransactionType, decode_batch,
+};
+use skylark_protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
+use skylark_remoting::ConnectionHandle;
+use skylark_store::error::PutMessageStatus;
+use skylark_store::message_store::PutMessageResult;
+
+use super::{Outcome, reply};
 use crate::broker::Broker;
+use crate::error::RequestError;
+
+/// The property naming the cluster of the storing broker (`CLUSTER`).
+const PROPERTY_CLUSTER: &str = "CLUSTER";
+/// `TRAN_MSG`: a transactional half message.
+const PROPERTY_TRANSACTION_PREPARED: &str = "TRAN_MSG";
+
+/// Spreads sends that leave the queue to the broker (`queueId < 0`).
+static NEXT_QUEUE: AtomicU32 = AtomicU32::new(0);
 
 impl Broker {
     pub(super) async fn send_message(
         &self,
-        _conn: &ConnectionHandle,
+        conn: &ConnectionHandle,
         request: &RemotingCommand,
     ) -> Outcome {
-        Ok(not_supported(request))
+        let empty = ExtFields::default();
+        let fields = request.ext_fields.as_ref().unwrap_or(&empty);
+        let header = SendMessageRequestHeader::read_any(request.code, fields)?;
+        let topic_config = match self.check_send(conn, request, &header)? {
+            Ok(config) => config,
+            Err(refused) => return Ok(refused),
+        };
+        let queue_id = if header.queue_id < 0 {
+            let writable = topic_config.write_queue_nums.max(1).unsigned_abs();
+            i32::try_from(NEXT_QUEUE.fetch_add(1, Ordering::Relaxed) % writable).unwrap_or(0)
+        } else {
+            header.queue_id
+        };
+        let mut properties = header
+            .properties
+            .as_deref()
+            .map(Properties::parse)
+            .unwrap_or_default();
+        if properties.get(PROPERTY_TRANSACTION_PREPARED) == Some("true")
+            || MessageSysFlag::transaction_type(header.sys_flag) == TransactionType::Prepared
+        {
+            return Ok(reply(
+                request,
+                ResponseCode::NO_PERMISSION,
+                format!(
+                    "the broker[{}] does not support transaction messages yet",
+                    self.config.broker_name
+                ),
+            ));
+        }
+        if properties.delay_time_level().is_some_and(|level| level > 0) {
+            return Ok(reply(
+                request,
+                ResponseCode::MESSAGE_ILLEGAL,
+                "delay levels are not supported by this broker yet",
+            ));
+        }
+        properties.insert(PROPERTY_CLUSTER, self.config.broker_cluster_name.as_str());
+
+        let batch = request.request_code() == RequestCode::SEND_BATCH_MESSAGE;
+        let messages = if batch {
+            if is_retry_topic(&header.topic) {
+                return Ok(reply(
+                    request,
+                    ResponseCode::MESSAGE_ILLEGAL,
+                    "batch request does not support retry group",
+                ));
+            }
+            let entries = match decode_batch(&request.body) {
+                Ok(entries) => entries,
+                Err(error) => {
+                    return Ok(reply(
+                        request,
+                        ResponseCode::MESSAGE_ILLEGAL,
+                        format!("malformed batch body: {error}"),
+                    ));
+                }
+            };
+            let mut messages = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let mut message = entry.into_message(header.topic.as_str());
+                for (name, value) in properties.iter() {
+                    if !message.properties.contains(name) {
+                        message.properties.insert(name, value);
+                    }
+                }
+                messages.push(self.record(conn, &header, queue_id, message));
+            }
+            messages
+        } else {
+            let message = Message {
+                topic: header.topic.clone(),
+                flag: header.flag,
+                properties,
+                body: request.body.clone(),
+            };
+            vec![self.record(conn, &header, queue_id, message)]
+        };
+        if messages.is_empty() {
+            return Ok(reply(
+                request,
+                ResponseCode::MESSAGE_ILLEGAL,
+                "the batch holds no message",
+            ));
+        }
+
+        let result = if batch {
+            self.store.put_messages(&messages).await
+        } else {
+            self.store.put_message(&messages[0]).await
+        };
+        Ok(self.send_response(request, queue_id, &messages, &result))
+    }
+
+    /// The record the store will write for `message`.
+    fn record(
+        &self,
+        conn: &ConnectionHandle,
+        header: &SendMessageRequestHeader,
+        queue_id: i32,
+        message: Message,
+    ) -> StoredMessage {
+        let mut record = StoredMessage::new(message, conn.remote_addr(), self.store_host);
+        record.queue_id = queue_id;
+        record.sys_flag = header.sys_flag;
+        record.sys_flag = record.normalized_sys_flag();
+        record.born_timestamp = header.born_timestamp;
+        record.reconsume_times = header.reconsume_times.unwrap_or(0);
+        record
+    }
+
+    /// Java's `msgCheck`: the topic's name, existence (creating it when
+    /// allowed), permission and queue id. `Ok(Err(response))` refuses.
+    fn check_send(
+        &self,
+        conn: &ConnectionHandle,
+        request: &RemotingCommand,
+        header: &SendMessageRequestHeader,
+    ) -> Result<Result<Arc<TopicConfig>, RemotingCommand>, RequestError> {
+        let topic = header.topic.as_str();
+        if !PermName::is_writeable(self.config.broker_permission) {
+            return Ok(Err(reply(
+                request,
+                ResponseCode::NO_PERMISSION,
+                format!(
+                    "the broker[{}] sending message is forbidden",
+                    self.config.broker_ip1
+                ),
+            )));
+        }
+        if let Err(error) = validate_topic(topic) {
+            return Ok(Err(reply(
+                request,
+                ResponseCode::SYSTEM_ERROR,
+                error.to_string(),
+            )));
+        }
+        if is_not_allowed_send_topic(topic) {
+            return Ok(Err(reply(
+                request,
+                ResponseCode::NO_PERMISSION,
+                format!("Sending message to topic[{topic}] is forbidden."),
+            )));
+        }
+        let config = match self.topics.get(topic) {
+            Some(config) => Some(config),
+            None if is_retry_topic(topic) => {
+                self.topics
+                    .create_in_send_back(topic, 1, PermName::READ | PermName::WRITE, 0)?
+            }
+            None => self.topics.create_in_send(
+                topic,
+                &header.default_topic,
+                conn.remote_addr(),
+                header.default_topic_queue_nums,
+                0,
+            )?,
+        };
+        let Some(config) = config else {
+            return Ok(Err(reply(
+                request,
+                ResponseCode::TOPIC_NOT_EXIST,
+                format!("topic[{topic}] not exist, apply first please!"),
+            )));
+        };
+        if !PermName::is_writeable(config.perm) {
+            return Ok(Err(reply(
+                request,
+                ResponseCode::NO_PERMISSION,
+                format!("the topic[{topic}] sending message is forbidden"),
+            )));
+        }
+        let queues = config.write_queue_nums.max(config.read_queue_nums);
+        if header.queue_id >= queues {
+            return Ok(Err(reply(
+                request,
+                ResponseCode::SYSTEM_ERROR,
+                format!(
+                    "request queueId[{}] is illegal, topic[{topic}] has {queues} queues, producer: {}",
+                    header.queue_id,
+                    conn.remote_addr()
+                ),
+            )));
+        }
+        Ok(Ok(config))
+    }
+
+    /// Java's `handlePutMessageResult`.
+    fn send_response(
+        &self,
+        request: &RemotingCommand,
+        queue_id: i32,
+        messages: &[StoredMessage],
+        result: &PutMessageResult,
+    ) -> RemotingCommand {
+        let (code, remark) = match result.status {
+            PutMessageStatus::PutOk => (ResponseCode::SUCCESS, None),
+            PutMessageStatus::FlushDiskTimeout => (ResponseCode::FLUSH_DISK_TIMEOUT, None),
+            PutMessageStatus::FlushSlaveTimeout => (ResponseCode::FLUSH_SLAVE_TIMEOUT, None),
+            PutMessageStatus::SlaveNotAvailable => (ResponseCode::SLAVE_NOT_AVAILABLE, None),
+            PutMessageStatus::CreateMappedFileFailed => (
+                ResponseCode::SYSTEM_ERROR,
+                Some("create mapped file failed, server is busy or broken.".to_owned()),
+            ),
+            PutMessageStatus::MessageIllegal | PutMessageStatus::PropertiesSizeExceeded => (
+                ResponseCode::MESSAGE_ILLEGAL,
+                Some(match &result.error {
+                    Some(error) => format!("the message is illegal: {error}"),
+                    None => {
+                        "the message is illegal, maybe msg body or properties length not matched"
+                            .to_owned()
+                    }
+                }),
+            ),
+            PutMessageStatus::ServiceNotAvailable => (
+                ResponseCode::SERVICE_NOT_AVAILABLE,
+                Some(format!(
+                    "service not available now: {}",
+                    result.error.as_ref().map_or_else(
+                        || "the broker's disk is full, the broker is a slave or is shutting down"
+                            .to_owned(),
+                        ToString::to_string
+                    )
+                )),
+            ),
+            PutMessageStatus::OsPageCacheBusy => (
+                ResponseCode::SYSTEM_ERROR,
+                Some("[PC_SYNCHRONIZED]broker busy, start flow control for a while".to_owned()),
+            ),
+            other => (
+                ResponseCode::SYSTEM_ERROR,
+                Some(match &result.error {
+                    Some(error) => format!("{other}: {error}"),
+                    None => other.to_string(),
+                }),
+            ),
+        };
+        let mut response = RemotingCommand::response_to(request, code);
+        if let Some(remark) = remark {
+            tracing::warn!(status = %result.status, error = ?result.error, "put refused");
+            response = response.with_remark(remark);
+        }
+        if let Some(append) = result.append.filter(|_| result.is_stored()) {
+            let msg_id = if messages.len() == 1 {
+                offset_msg_id(self.store_host, append.wrote_offset)
+            } else {
+                // Each record's offset id, comma-separated, as Java answers a batch.
+                let mut ids = String::with_capacity(messages.len() * 33);
+                let mut offset = append.wrote_offset;
+                for (i, message) in messages.iter().enumerate() {
+                    if i > 0 {
+                        ids.push(',');
+                    }
+                    let _ = write!(ids, "{}", offset_msg_id(self.store_host, offset));
+                    offset += i64::try_from(message.encoded_len()).unwrap_or(0);
+                }
+                ids
+            };
+            response = response.with_header(&SendMessageResponseHeader {
+                msg_id,
+                queue_id,
+                queue_offset: append.queue_offset,
+                transaction_id: None,
+                batch_uniq_id: None,
+                recall_handle: None,
+            });
+        }
+        // Java clients read these from every send response, without a null check.
+        let region = if self.config.region_id.is_empty() {
+            DEFAULT_REGION
+        } else {
+            self.config.region_id.as_str()
+        };
+        response.set_ext(MSG_REGION, region);
+        response.set_ext(
+            TRACE_ON,
+            if self.config.trace_on {
+                "true"
+            } else {
+                "false"
+            },
+        );
+        response
     }
 }
