@@ -43,9 +43,9 @@ impl Broker {
         })?;
         let store = Arc::new(MessageStore::open(config.store.clone())?);
         Ok(Self {
-            topics: TopicConfigManager::new(&config),
-            groups: SubscriptionGroupManager::new(&config),
-            offsets: ConsumerOffsetManager::new(),
+            topics: TopicConfigManager::load(&config)?,
+            groups: SubscriptionGroupManager::load(&config)?,
+            offsets: ConsumerOffsetManager::load(&config)?,
             producers: ProducerManager::default(),
             consumers: ConsumerManager::default(),
             locks: RebalanceLockManager::default(),

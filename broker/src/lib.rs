@@ -6,18 +6,22 @@
 //! - [`Broker::start`] / [`BrokerHandle`]: serving it, registering with
 //!   nameservers, and stopping gracefully.
 
+mod attributes;
 mod broker;
 pub mod client;
 mod config;
 pub mod consumer_offset;
 mod error;
 mod long_poll;
+mod persist;
 mod processor;
 pub mod rebalance_lock;
 mod registration;
 mod server;
 pub mod subscription_group;
 pub mod topic_config;
+#[cfg(test)]
+mod test_support;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, DEFAULT_LISTEN_PORT};

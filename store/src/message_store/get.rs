@@ -332,6 +332,22 @@ impl MessageStore {
         self.message_store_time(topic, queue_id, self.min_offset(topic, queue_id))
     }
 
+    /// Whether the message at queue offset `offset` is still stored and
+    /// within the hot window at the CommitLog's end that pulls treat as in
+    /// memory (`checkInMemByConsumeOffset`; Java 5 asks `mincore`, this
+    /// estimates as Java 4.9 and the pull path do).
+    pub fn check_in_mem_by_consume_offset(&self, topic: &str, queue_id: i32, offset: i64) -> bool {
+        let Some(entry) = self
+            .queues
+            .queue(topic, queue_id)
+            .and_then(|q| q.get(offset).ok().flatten())
+        else {
+            return false;
+        };
+        entry.phys_offset >= self.commit_log.min_offset()
+            && self.commit_log.max_offset() - entry.phys_offset <= self.memory_budget
+    }
+
     /// Messages of `topic` whose `KEYS` hold `key` or whose `UNIQ_KEY` is
     /// `key`, stored within `[begin, end]` ms, oldest first, at most
     /// `max_num` (capped at 64) — `queryMessage`. Unlike Java, which leaves
