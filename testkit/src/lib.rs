@@ -2,3 +2,5 @@
 //! point here; the product never links it.
 
 pub mod java;
+pub mod process;
+pub mod skylark;
