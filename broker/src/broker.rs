@@ -11,6 +11,7 @@ use crate::config::BrokerConfig;
 use crate::consumer_offset::ConsumerOffsetManager;
 use crate::error::BrokerError;
 use crate::long_poll::PullHoldService;
+use crate::metrics::BrokerMetrics;
 use crate::rebalance_lock::RebalanceLockManager;
 use crate::subscription_group::SubscriptionGroupManager;
 use crate::topic_config::TopicConfigManager;
@@ -28,6 +29,8 @@ pub struct Broker {
     pub(crate) consumers: ConsumerManager,
     pub(crate) locks: RebalanceLockManager,
     pub(crate) pull_holds: PullHoldService,
+    /// Prometheus metrics, served by the HTTP endpoint.
+    pub(crate) metrics: BrokerMetrics,
     /// Written into every stored record as STOREHOST.
     pub(crate) store_host: SocketAddr,
 }
@@ -50,6 +53,7 @@ impl Broker {
             consumers: ConsumerManager::default(),
             locks: RebalanceLockManager::default(),
             pull_holds: PullHoldService::new(),
+            metrics: BrokerMetrics::new(),
             store,
             store_host,
             config,
