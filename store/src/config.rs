@@ -77,6 +77,7 @@ pub struct MessageStoreConfig {
     /// Largest record accepted, in bytes (4 MiB).
     pub max_message_size: usize,
     /// Verify body CRCs while recovering (true).
+    #[serde(rename = "checkCRCOnRecover")]
     pub check_crc_on_recover: bool,
     /// Hours a CommitLog file is kept (72).
     pub file_reserved_time: u32,

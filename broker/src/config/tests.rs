@@ -25,6 +25,7 @@ storePathRootDir=/data/rocketmq/store
 storePathCommitLog=/data/rocketmq/store/commitlog
 autoCreateTopicEnable=false
 mappedFileSizeCommitLog=1073741824
+checkCRCOnRecover=false
 # keys Skylark does not read are ignored
 sendMessageThreadPoolNums=16
 transientStorePoolEnable=true
@@ -56,6 +57,7 @@ fn parses_a_real_broker_conf() {
     );
     assert_eq!(s.mapped_file_size_commit_log, 1 << 30);
     assert_eq!(s.max_message_size, 4 * 1024 * 1024);
+    assert!(!s.check_crc_on_recover);
 }
 
 #[test]
