@@ -210,8 +210,16 @@ pub(super) struct TailSlot {
     in_ring: AtomicBool,
 }
 
+/// Nothing unflushed: the "oldest unflushed entry" of a clean queue.
+pub(super) const NONE_UNFLUSHED: i64 = i64::MAX;
+
 /// What a slot holds.
-#[derive(Debug, Default)]
+///
+/// Besides what needs syncing, it tracks the CommitLog offset of the oldest
+/// entry that is not yet durable (`dirty_from` for the mapping,
+/// `pending_from` for the pending files): the store's dispatch mark may not
+/// pass it (see `ConsumeQueueStore::flush_round`).
+#[derive(Debug)]
 pub(super) struct SlotState {
     /// The tail mapping, if mapped.
     pub(super) map: Option<Arc<TailMap>>,
@@ -221,9 +229,29 @@ pub(super) struct SlotState {
     pub(super) dirty_lo: usize,
     /// End of that range.
     pub(super) dirty_hi: usize,
+    /// CommitLog offset of the oldest entry written to `map` since its last
+    /// `msync` ([`NONE_UNFLUSHED`] if none).
+    pub(super) dirty_from: i64,
     /// Files written through a dropped mapping or `pwrite` since the last
     /// flush. Paths, not descriptors: evicted queues must not pin descriptors.
     pub(super) pending_sync: Vec<PathBuf>,
+    /// CommitLog offset of the oldest entry in `pending_sync`'s files
+    /// ([`NONE_UNFLUSHED`] if none).
+    pub(super) pending_from: i64,
+}
+
+impl Default for SlotState {
+    fn default() -> Self {
+        SlotState {
+            map: None,
+            dirty: false,
+            dirty_lo: 0,
+            dirty_hi: 0,
+            dirty_from: NONE_UNFLUSHED,
+            pending_sync: Vec::new(),
+            pending_from: NONE_UNFLUSHED,
+        }
+    }
 }
 
 impl TailSlot {
@@ -245,8 +273,10 @@ impl TailSlot {
 }
 
 impl SlotState {
-    /// Records a write of `len` bytes at `off` of `map`.
-    pub(super) fn mark_dirty(&mut self, off: usize, len: usize) {
+    /// Records a write of `len` bytes at `off` of `map` holding entries from
+    /// CommitLog offset `from` on ([`NONE_UNFLUSHED`] for padding).
+    pub(super) fn mark_dirty(&mut self, off: usize, len: usize, from: i64) {
+        self.dirty_from = self.dirty_from.min(from);
         let end = off.saturating_add(len);
         if self.dirty {
             self.dirty_lo = self.dirty_lo.min(off);
@@ -272,17 +302,26 @@ impl SlotState {
     pub(super) fn drop_map(&mut self) {
         if let Some(old) = self.map.take() {
             if self.dirty {
-                self.add_pending(old.path.clone());
+                self.add_pending(old.path.clone(), self.dirty_from);
             }
             self.dirty = false;
+            self.dirty_from = NONE_UNFLUSHED;
         }
     }
 
-    /// Remembers `path` for the next flush, once.
-    pub(super) fn add_pending(&mut self, path: PathBuf) {
+    /// Remembers `path` for the next flush, once; it holds entries from
+    /// CommitLog offset `from` on ([`NONE_UNFLUSHED`]: none, e.g. zeroing).
+    pub(super) fn add_pending(&mut self, path: PathBuf, from: i64) {
+        self.pending_from = self.pending_from.min(from);
         if !self.pending_sync.contains(&path) {
             self.pending_sync.push(path);
         }
+    }
+
+    /// CommitLog offset of the oldest entry not yet durable
+    /// ([`NONE_UNFLUSHED`] if everything is).
+    pub(super) fn oldest_unflushed(&self) -> i64 {
+        self.dirty_from.min(self.pending_from)
     }
 }
 
@@ -347,18 +386,20 @@ mod tests {
     fn dirty_range_counts_pages_as_java_does() {
         let mut st = SlotState::default();
         assert!(!st.dirty_enough(0));
-        st.mark_dirty(0, 20);
+        st.mark_dirty(0, 20, 100);
         assert!(st.dirty_enough(0));
         assert!(!st.dirty_enough(2), "one entry is not two pages");
         // Entries up to byte 8 200: the range crosses pages 0 → 2.
         for off in (20..8_200).step_by(20) {
-            st.mark_dirty(off, 20);
+            st.mark_dirty(off, 20, 100 + off as i64);
         }
         assert!(st.dirty_enough(2));
         assert!(!st.dirty_enough(3));
         // A rewrite lower down widens the range, never narrows it.
-        st.mark_dirty(4_096, 20);
+        st.mark_dirty(4_096, 20, NONE_UNFLUSHED);
         assert_eq!((st.dirty_lo, st.dirty_hi), (0, 8_200));
+        // The oldest unflushed entry is the first one written.
+        assert_eq!(st.oldest_unflushed(), 100);
     }
 
     #[test]
@@ -410,11 +451,14 @@ mod tests {
             let m = st.map.clone().unwrap();
             assert!(m.write(20, &[1; 20]));
             assert!(!m.write(21, &[1; 20]));
-            st.dirty = true;
+            st.mark_dirty(20, 20, 555);
         }
         let _b = mapped_slot(&budget, &file);
         let st = lock(&a.state);
         assert!(st.map.is_none());
         assert_eq!(st.pending_sync.len(), 1);
+        // What the mapping held unflushed is now the pending file's.
+        assert_eq!((st.dirty_from, st.pending_from), (NONE_UNFLUSHED, 555));
+        assert_eq!(st.oldest_unflushed(), 555);
     }
 }

@@ -22,6 +22,7 @@
 //! truncates a file under a live mapping.
 
 mod budget;
+mod flush;
 mod queue;
 mod scan;
 mod store;
@@ -30,7 +31,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use queue::{AppendOutcome, ConsumeQueue};
-pub use store::ConsumeQueueStore;
+pub use store::{ConsumeQueueStore, FlushRound};
 
 /// Size of one ConsumeQueue entry (`CQ_STORE_UNIT_SIZE`).
 pub const CQ_ENTRY_SIZE: usize = 20;

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::budget::{MapBudget, TailSlot, lock};
+use super::budget::{MapBudget, NONE_UNFLUSHED, TailSlot, lock};
 use super::{CQ_ENTRY_SIZE, ConsumeQueueError, CqEntry, Result, UNIT, file_name};
 
 /// Suffix of a file being created (see [`ConsumeQueue::ensure_segment`]).
@@ -160,7 +160,7 @@ impl ConsumeQueue {
             });
         }
         let pos = st.write_pos;
-        self.write_at(&mut st, pos, &entry.encode())?;
+        self.write_at(&mut st, pos, &entry.encode(), entry.phys_offset)?;
         st.write_pos = pos + UNIT;
         st.max_phys = entry.phys_end();
         Ok(AppendOutcome::Appended)
@@ -181,7 +181,7 @@ impl ConsumeQueue {
                 .cycle()
                 .take(count * CQ_ENTRY_SIZE)
                 .collect();
-            self.write_at(st, start, &bytes)?;
+            self.write_at(st, start, &bytes, NONE_UNFLUSHED)?;
         } else {
             self.ensure_segment(st, start)?;
         }
@@ -265,60 +265,6 @@ impl ConsumeQueue {
         }
     }
 
-    /// Makes everything appended so far durable: `msync` of the tail
-    /// mapping and `fsync` of files written another way since the last flush.
-    pub fn flush(&self) -> Result<()> {
-        self.flush_least(0)
-    }
-
-    /// With `least_pages` 0, [`Self::flush`]. Otherwise (the flusher's
-    /// regular rounds, `flushConsumeQueueLeastPages`) `msync`s the tail
-    /// mapping only if its unflushed range spans at least `least_pages`
-    /// pages, and leaves files written another way for a thorough flush.
-    pub fn flush_least(&self, least_pages: usize) -> Result<()> {
-        let (map, pending) = {
-            let mut s = lock(&self.slot.state);
-            let map = if s.dirty_enough(least_pages) {
-                s.dirty = false;
-                s.map.clone()
-            } else {
-                None
-            };
-            let pending = if least_pages == 0 {
-                std::mem::take(&mut s.pending_sync)
-            } else {
-                Vec::new()
-            };
-            (map, pending)
-        };
-        let mut result = Ok(());
-        if let Some(m) = &map {
-            if let Err(e) = m.flush() {
-                result = Err(ConsumeQueueError::io(self.path_of(m.start), e));
-            }
-        }
-        for path in &pending {
-            let synced = File::open(path).and_then(|f| f.sync_data());
-            match synced {
-                Ok(()) => {}
-                // Deleted since (truncation, retention): nothing to make durable.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => result = Err(ConsumeQueueError::io(path, e)),
-            }
-        }
-        if result.is_err() {
-            // Keep the work for the next attempt.
-            let mut s = lock(&self.slot.state);
-            if let Some(m) = &map {
-                s.mark_dirty(0, m.len());
-            }
-            for path in pending {
-                s.add_pending(path);
-            }
-        }
-        result
-    }
-
     /// Path of the file starting at logical offset `start`.
     pub(super) fn path_of(&self, start: i64) -> PathBuf {
         self.dir.join(file_name(start))
@@ -380,12 +326,14 @@ impl ConsumeQueue {
     }
 
     /// Writes `bytes` (within one file) at logical byte `pos`, creating the
-    /// file if `pos` starts the next one.
-    fn write_at(&self, st: &mut State, pos: i64, bytes: &[u8]) -> Result<()> {
+    /// file if `pos` starts the next one; `from` is the CommitLog offset of
+    /// the first entry in `bytes` ([`NONE_UNFLUSHED`] for padding), tracked
+    /// until the bytes are durable.
+    fn write_at(&self, st: &mut State, pos: i64, bytes: &[u8], from: i64) -> Result<()> {
         let seg = pos - pos % self.file_size;
         self.ensure_segment(st, seg)?;
         let off = usize::try_from(pos - seg).map_err(|_| ConsumeQueueError::BadOffset(pos))?;
-        self.write_mapped(seg, off, bytes)
+        self.write_mapped(seg, off, bytes, from)
     }
 
     /// Makes `seg` the last file, creating it if needed.
@@ -427,7 +375,7 @@ impl ConsumeQueue {
 
     /// Copies `bytes` to `off` in the tail file `seg` through its mapping,
     /// (re)mapping it within the budget if needed.
-    fn write_mapped(&self, seg: i64, off: usize, bytes: &[u8]) -> Result<()> {
+    fn write_mapped(&self, seg: i64, off: usize, bytes: &[u8], from: i64) -> Result<()> {
         let out_of_bounds = || ConsumeQueueError::Corrupt {
             path: self.path_of(seg),
             reason: format!("write of {} bytes at {off} past the file end", bytes.len()),
@@ -439,7 +387,7 @@ impl ConsumeQueue {
                     if !m.write(off, bytes) {
                         return Err(out_of_bounds());
                     }
-                    s.mark_dirty(off, bytes.len());
+                    s.mark_dirty(off, bytes.len(), from);
                     self.slot.touch();
                     return Ok(());
                 }
@@ -466,7 +414,7 @@ impl ConsumeQueue {
                     return Err(out_of_bounds());
                 }
                 s.map = Some(map);
-                s.mark_dirty(off, bytes.len());
+                s.mark_dirty(off, bytes.len(), from);
                 return Ok(());
             }
         }
@@ -487,7 +435,7 @@ impl ConsumeQueue {
         let off = u64::try_from(from - seg).map_err(|_| ConsumeQueueError::BadOffset(from))?;
         file.write_all_at(&zeros, off)
             .map_err(|e| ConsumeQueueError::io(&path, e))?;
-        lock(&self.slot.state).add_pending(path);
+        lock(&self.slot.state).add_pending(path, NONE_UNFLUSHED);
         Ok(())
     }
 
@@ -495,9 +443,11 @@ impl ConsumeQueue {
     pub(super) fn unmap_if(&self, seg: i64) {
         let mut s = lock(&self.slot.state);
         if s.map.as_ref().is_some_and(|m| m.start == seg) {
-            // The file is going away: nothing to sync.
+            // The file is going away: nothing to sync, and its entries are
+            // truncated, so they hold back nothing.
             s.map = None;
             s.dirty = false;
+            s.dirty_from = NONE_UNFLUSHED;
         }
     }
 
@@ -513,7 +463,11 @@ impl ConsumeQueue {
     pub(super) fn destroy(&self) -> Result<()> {
         let mut st = self.write_state();
         self.budget.forget(&self.slot);
-        lock(&self.slot.state).pending_sync.clear();
+        {
+            let mut s = lock(&self.slot.state);
+            s.pending_sync.clear();
+            s.pending_from = NONE_UNFLUSHED;
+        }
         st.segments.clear();
         st.write_pos = 0;
         st.min_logical = 0;

@@ -94,9 +94,14 @@ impl ConsumeQueue {
     }
 
     /// Removes every entry whose commit-log offset is `>= phys_offset`
-    /// (`truncateDirtyLogicFiles`): after commit-log recovery or when a slave
-    /// truncates to its master. Files left without entries are deleted; the
-    /// removed entries are zeroed so a reload agrees.
+    /// (`truncateDirtyLogicFiles`): after commit-log recovery, at the
+    /// dispatch mark after a crash, or when a slave truncates to its master.
+    /// Files left without entries are deleted; the removed entries are
+    /// zeroed so a reload agrees.
+    ///
+    /// An empty (never written) entry counts as past the cut: below a
+    /// dispatch mark every entry is flushed, but past it a crash may leave
+    /// holes before later entries, and those must go too.
     pub fn truncate_dirty(&self, phys_offset: i64) -> Result<()> {
         let mut st = self.write_state();
         let Some(&first) = st.segments.first() else {
@@ -105,7 +110,8 @@ impl ConsumeQueue {
         let old_end = st.write_pos;
         let mut r = self.entry_reader();
         let cut = partition_point(first / UNIT, old_end / UNIT, |i| {
-            Ok(r.entry(i * UNIT)?.phys_offset < phys_offset)
+            let e = r.entry(i * UNIT)?;
+            Ok(e.is_valid() && e.phys_offset < phys_offset)
         })? * UNIT;
         if cut == old_end {
             return Ok(());

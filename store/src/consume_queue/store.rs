@@ -173,6 +173,61 @@ impl ConsumeQueueStore {
         self.for_each(|q| q.flush_least(least_pages))
     }
 
+    /// One round of the ConsumeQueue flusher; returns how far the queues are
+    /// durable.
+    ///
+    /// Every queue gets [`ConsumeQueue::flush_least`]`(least_pages)` (0: a
+    /// thorough round). Then queues whose oldest unflushed entry lies below
+    /// CommitLog offset `force_below` are flushed whole, the oldest first and
+    /// at most `max_forced` of them: a queue written too slowly to fill
+    /// `least_pages` would otherwise hold the dispatch mark back until the
+    /// next thorough round, and with it how much a crash re-dispatches. The
+    /// cap bounds the extra `msync`s when many queues lag at once (then the
+    /// mark moves on at thorough rounds, as Java's flusher does).
+    ///
+    /// [`FlushRound::oldest_unflushed`] is read after the flushes: appends
+    /// made meanwhile only add entries past what the caller had dispatched
+    /// before the round, so the minimum of it and that offset is a sound
+    /// mark. Failed flushes keep their entries counted as unflushed.
+    pub fn flush_round(
+        &self,
+        least_pages: usize,
+        force_below: i64,
+        max_forced: usize,
+    ) -> FlushRound {
+        let queues = self.queues();
+        let mut error = None;
+        let mut lagging = Vec::new();
+        for q in &queues {
+            if let Err(e) = q.flush_least(least_pages) {
+                error.get_or_insert(e);
+            }
+            let oldest = q.oldest_unflushed();
+            if oldest < force_below {
+                lagging.push((oldest, q));
+            }
+        }
+        if lagging.len() > max_forced {
+            lagging.select_nth_unstable_by_key(max_forced, |(oldest, _)| *oldest);
+            lagging.truncate(max_forced);
+        }
+        for (_, q) in &lagging {
+            if let Err(e) = q.flush() {
+                error.get_or_insert(e);
+            }
+        }
+        let oldest_unflushed = queues
+            .iter()
+            .map(|q| q.oldest_unflushed())
+            .min()
+            .unwrap_or(i64::MAX);
+        FlushRound {
+            oldest_unflushed,
+            forced: lagging.len(),
+            error,
+        }
+    }
+
     /// Truncates every queue at commit-log offset `phys_offset`
     /// ([`ConsumeQueue::truncate_dirty`]).
     pub fn truncate_dirty(&self, phys_offset: i64) -> Result<()> {
@@ -253,6 +308,18 @@ impl ConsumeQueueStore {
     }
 }
 
+/// What [`ConsumeQueueStore::flush_round`] did.
+#[derive(Debug)]
+pub struct FlushRound {
+    /// CommitLog offset of the oldest entry still not durable after the
+    /// round, over all queues (`i64::MAX` if none).
+    pub oldest_unflushed: i64,
+    /// Queues flushed whole because they lagged.
+    pub forced: usize,
+    /// The first flush error (the round tried every queue regardless).
+    pub error: Option<ConsumeQueueError>,
+}
+
 /// The mapping budget actually used: `configured`, lowered to what the
 /// process limits allow. Each mapped tail also holds its file open (reads of
 /// the tail use it), so the cap must leave descriptors for everything else
@@ -327,6 +394,51 @@ fn subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(phys_offset: i64) -> CqEntry {
+        CqEntry {
+            phys_offset,
+            size: 10,
+            tags_code: 0,
+        }
+    }
+
+    /// A round reports the oldest entry it left unflushed: busy queues are
+    /// flushed by the page rule, slow ones only when they lag (oldest first,
+    /// up to the cap), and a thorough round flushes everything.
+    #[test]
+    fn flush_round_reports_the_oldest_unflushed_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ConsumeQueueConfig {
+            file_size: 10_000 * 20,
+            ..ConsumeQueueConfig::default()
+        };
+        let store = ConsumeQueueStore::open(dir.path(), config).unwrap();
+        let nothing = i64::MAX;
+        // One slow entry in each of three queues, then a busy queue whose
+        // 1,000 entries dirty five pages.
+        for (i, phys) in [100, 200, 300].into_iter().enumerate() {
+            store.append("Slow", i as i32, 0, entry(phys)).unwrap();
+        }
+        for i in 0..1_000 {
+            store.append("Busy", 0, i, entry(1_000 + i * 10)).unwrap();
+        }
+        let round = store.flush_round(2, i64::MIN, 0);
+        assert!(round.error.is_none());
+        assert_eq!((round.oldest_unflushed, round.forced), (100, 0));
+        let busy = store.queue("Busy", 0).unwrap();
+        assert_eq!(busy.oldest_unflushed(), nothing, "flushed by the page rule");
+        // Lagging below 250: the two oldest, capped at one a round.
+        let round = store.flush_round(2, 250, 1);
+        assert_eq!((round.oldest_unflushed, round.forced), (200, 1));
+        let round = store.flush_round(2, 250, 256);
+        assert_eq!((round.oldest_unflushed, round.forced), (300, 1));
+        // An append since the last round counts until a round covers it.
+        store.append("Busy", 0, 1_000, entry(50_000)).unwrap();
+        assert_eq!(store.flush_round(2, 0, 256).oldest_unflushed, 300);
+        let round = store.flush_round(0, i64::MIN, 0);
+        assert_eq!((round.oldest_unflushed, round.forced), (nothing, 0));
+    }
 
     #[test]
     fn effective_cap_leaves_descriptors_for_the_rest() {

@@ -13,23 +13,26 @@
 //! re-walked with CRCs — from the third-to-last file after a clean shutdown,
 //! after a crash from the newest file whose first record is older than the
 //! checkpoint's `min(physic, logics) − 3 s` — and cut at the first damaged
-//! record; ConsumeQueues and index are cut to match; then records are
-//! re-dispatched to the ConsumeQueues from the offset the last ConsumeQueue
-//! flush recorded in `consumequeue/.dispatched` (or from the CommitLog's
-//! start when a queue listed in `consumequeue/.queues` is missing, which
-//! rebuilds it but no deleted one), and to the index from its own end.
+//! record; ConsumeQueues and index are cut to match, and ConsumeQueues
+//! also at the dispatch mark the last flush round recorded in
+//! `consumequeue/.dispatched` (below it every entry is on disk); then
+//! records are re-dispatched to the ConsumeQueues from that mark (or from
+//! the CommitLog's start when a queue listed in `consumequeue/.queues` is
+//! missing, which rebuilds it but no deleted one), and to the index from its
+//! own end.
 
 mod dispatch;
 mod encode;
 mod get;
 mod lock;
+mod logics;
 mod put;
 mod recovery;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use dispatch::ArrivalListener;
 pub use get::{GetMessageResult, GetMessageStatus, QueryMessageResult};
@@ -38,6 +41,7 @@ pub use recovery::RecoveryReport;
 
 use self::dispatch::{Dispatcher, Parts, Shared};
 use self::lock::StoreLock;
+use self::logics::LogicsFlusher;
 use self::recovery::{Manifest, Recovery};
 use crate::checkpoint::{StoreCheckpoint, abort_file_exists, create_abort_file, remove_abort_file};
 use crate::commitlog::{CommitLog, CommitLogOptions};
@@ -162,6 +166,9 @@ impl MessageStore {
             interval: Duration::from_millis(config.flush_interval_consume_queue.max(1)),
             least_pages: config.flush_consume_queue_least_pages,
             thorough_interval: Duration::from_millis(config.flush_consume_queue_thorough_interval),
+            // Bounds what a crash re-dispatches to a fraction of the newest
+            // CommitLog file, which crash recovery CRC-walks anyway.
+            lag_limit: (commit_log.file_size() / 4).max(1) as i64,
             stop: Mutex::new(false),
             cv: Condvar::new(),
             round: Mutex::new(()),
@@ -336,10 +343,12 @@ impl MessageStore {
         self.logics.manifest.save(offset, &self.queues)
     }
 
-    /// Flushes ConsumeQueues, index and checkpoint now (tests; the flusher
-    /// does this every `flushIntervalConsumeQueue`).
+    /// Flushes ConsumeQueues, index and checkpoint now, all of them (a
+    /// thorough round; tests). The flusher runs a round every
+    /// `flushIntervalConsumeQueue`, thorough every
+    /// `flushConsumeQueueThoroughInterval`.
     pub fn flush_logics(&self) {
-        self.logics.flush_round();
+        self.logics.round(true);
     }
 
     /// Stops the store: refuses puts, lets the dispatcher catch up, flushes
@@ -377,7 +386,7 @@ impl MessageStore {
                 tracing::error!(error = %e, "final CommitLog flush failed");
             }
         }
-        clean &= self.logics.flush_round();
+        clean &= self.logics.round(true);
         if clean && flush.is_healthy() {
             if let Err(e) = remove_abort_file(&self.config.abort_path()) {
                 tracing::error!(error = %e, "cannot remove the abort file");
@@ -423,105 +432,6 @@ impl MessageStore {
 impl Drop for MessageStore {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-/// Flushes ConsumeQueues and index, then records in the checkpoint and the
-/// manifest how far they are on disk.
-#[derive(Debug)]
-struct LogicsFlusher {
-    queues: Arc<ConsumeQueueStore>,
-    index: Option<Arc<IndexService>>,
-    checkpoint: Arc<StoreCheckpoint>,
-    manifest: Manifest,
-    dispatch: Arc<Shared>,
-    interval: Duration,
-    /// `flushConsumeQueueLeastPages`: a regular round flushes only queues
-    /// with at least this many unflushed pages.
-    least_pages: usize,
-    /// `flushConsumeQueueThoroughInterval`: at least this often a round
-    /// flushes everything and records the dispatch position.
-    thorough_interval: Duration,
-    stop: Mutex<bool>,
-    cv: Condvar,
-    /// Serialises rounds (the thread, [`MessageStore::flush_logics`], shutdown).
-    round: Mutex<()>,
-}
-
-impl LogicsFlusher {
-    /// Every `interval`, a regular round ([`Self::flush_least_round`]);
-    /// every `thorough_interval`, a thorough one ([`Self::flush_round`]), as
-    /// Java's `FlushConsumeQueueService`. Shutdown ends with a thorough one.
-    fn run(&self) {
-        let mut last_thorough = Instant::now();
-        let mut stop = lock(&self.stop);
-        while !*stop {
-            stop = self
-                .cv
-                .wait_timeout(stop, self.interval)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-            if *stop {
-                break;
-            }
-            drop(stop);
-            if self.least_pages == 0 || last_thorough.elapsed() >= self.thorough_interval {
-                last_thorough = Instant::now();
-                self.flush_round();
-            } else {
-                self.flush_least_round();
-            }
-            stop = lock(&self.stop);
-        }
-    }
-
-    /// A regular round: `msync` of the queues with at least `least_pages`
-    /// unflushed pages. The dispatch manifest, the index and the checkpoint
-    /// wait for a thorough round: what they record must all be on disk.
-    fn flush_least_round(&self) {
-        let _round = lock(&self.round);
-        if let Err(e) = self.queues.flush_least(self.least_pages) {
-            tracing::error!(error = %e, "ConsumeQueue flush failed");
-        }
-    }
-
-    /// One flush; true if everything reached the disk.
-    fn flush_round(&self) -> bool {
-        let _round = lock(&self.round);
-        // Captured before flushing: everything dispatched up to here is covered.
-        let offset = self.dispatch.offset();
-        let ts = self.dispatch.last_timestamp();
-        let mut ok = true;
-        match self.queues.flush_all() {
-            Ok(()) => {
-                if ts > 0 {
-                    self.checkpoint.set_logics_msg_timestamp(ts);
-                }
-                if let Err(e) = self.manifest.save(offset, &self.queues) {
-                    ok = false;
-                    tracing::error!(error = %e, "cannot save the dispatch manifest");
-                }
-            }
-            Err(e) => {
-                ok = false;
-                tracing::error!(error = %e, "ConsumeQueue flush failed");
-            }
-        }
-        if let Some(index) = &self.index {
-            match index.flush() {
-                Ok(()) if ts > 0 => self.checkpoint.set_index_msg_timestamp(ts),
-                Ok(()) => {}
-                Err(e) => {
-                    ok = false;
-                    tracing::error!(error = %e, "index flush failed");
-                }
-            }
-        }
-        if let Err(e) = self.checkpoint.flush() {
-            ok = false;
-            tracing::error!(error = %e, "checkpoint flush failed");
-        }
-        ok
     }
 }
 

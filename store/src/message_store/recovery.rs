@@ -13,15 +13,19 @@
 //!
 //! **Where re-dispatch starts.** Java resumes from the largest CommitLog
 //! offset any ConsumeQueue covers, so a lagging or deleted queue is never
-//! rebuilt. Skylark keeps two small files in `consumequeue/`, written by the
-//! ConsumeQueue flusher after every successful flush, and by topic deletion:
-//! `.dispatched` (the dispatch offset captured before that flush: every
-//! entry below it is on disk) and `.queues` (every non-empty queue,
-//! rewritten when the set changes). ConsumeQueues and index each resume
-//! from their own point, and a range only one of them lacks is dispatched to
-//! that one alone:
+//! rebuilt. Skylark keeps two small files in `consumequeue/`, written by
+//! every ConsumeQueue flush round (see `logics.rs`), by topic deletion and
+//! at the end of a recovery that had none to go by: `.dispatched` (the
+//! dispatch mark: every ConsumeQueue entry of a record below it is on disk)
+//! and `.queues` (every non-empty queue, rewritten when the set changes).
+//! ConsumeQueues and index each resume from their own point, and a range
+//! only one of them lacks is dispatched to that one alone:
 //!
-//! - ConsumeQueues from `.dispatched`. If a queue `.queues` lists is gone,
+//! - ConsumeQueues from `.dispatched`, after cutting every entry at or past
+//!   it: those were never vouched for by a flush (after a power loss a
+//!   queue's tail may hold a later page without an earlier one), so they
+//!   are rebuilt from the CommitLog rather than trusted. If a queue
+//!   `.queues` lists is gone,
 //!   from the CommitLog's minimum offset instead, which rebuilds it while
 //!   existing entries are skipped as duplicates; below `.dispatched` records
 //!   then only go into queues that exist or are being rebuilt, as any other
@@ -69,8 +73,16 @@ pub struct RecoveryReport {
     pub commit_log_end: i64,
     /// The first bad record found (the log was cut there), if any.
     pub cut: Option<(i64, RecordFault)>,
-    /// Where re-dispatch started.
+    /// Where re-dispatch started: the lower of
+    /// [`consume_queue_from`](Self::consume_queue_from) and
+    /// [`index_from`](Self::index_from). `commit_log_end - dispatch_from`
+    /// bytes were re-dispatched.
     pub dispatch_from: i64,
+    /// Where re-dispatch into ConsumeQueues started (the dispatch mark, or
+    /// the CommitLog's minimum offset for a rebuild).
+    pub consume_queue_from: i64,
+    /// Where re-indexing started (the newest kept index file's end).
+    pub index_from: i64,
     /// Re-dispatch started at the CommitLog's minimum offset because a queue
     /// was missing or no dispatch record existed.
     pub full_redispatch: bool,
@@ -158,8 +170,16 @@ impl Manifest {
 /// leaves the old or the new content.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_data()));
+    let create = || std::fs::File::create(&tmp);
+    let file = match create() {
+        // A store without queues yet has no `consumequeue` directory.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => tmp
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| create()),
+        other => other,
+    };
+    let written = file.and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_data()));
     written.map_err(|e| StoreError::io("write", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| StoreError::io("rename", path, e))
 }
@@ -202,6 +222,12 @@ impl Recovery<'_> {
         let end = log.max_offset();
         let min = log.min_offset();
         self.queues.truncate_dirty(end)?;
+        // Missing queues are looked for first: cutting at the mark may
+        // empty a queue, which does not make it a missing one.
+        let cq = self.cq_start(min, end);
+        if let Some(mark) = cq.mark.filter(|m| *m < end) {
+            self.queues.truncate_dirty(mark)?;
+        }
         // The index resumes at its newest file's end offset: records below it
         // are indexed, and of the record there, `build_index` puts only the
         // keys a crash lost (a record's keys may span two files).
@@ -216,7 +242,6 @@ impl Recovery<'_> {
             }
             None => end,
         };
-        let cq = self.cq_start(min, end);
         // Each part from its own point: the range only one of them lacks is
         // dispatched to that one alone.
         let dispatch_from = cq.from.min(index_from);
@@ -237,6 +262,13 @@ impl Recovery<'_> {
         self.dispatch.set_gates(Gates::default());
         self.dispatch.set_rebuilding(HashMap::new());
         self.queues.correct_min_offsets(min)?;
+        if cq.full || cq.mark.is_none() {
+            // Rebuilt, or no mark to go by: make what was dispatched durable
+            // and record it, so a crash before the flusher's first round
+            // does not start all over again.
+            self.queues.flush_all()?;
+            self.manifest.save(reached, self.queues)?;
+        }
         // The next queue offsets are exactly those of the queues that have a
         // ConsumeQueue: `CommitLog::open` seeded the table from the records
         // of its newest file, deleted topics included, and those must start
@@ -254,6 +286,8 @@ impl Recovery<'_> {
             commit_log_end: end,
             cut,
             dispatch_from,
+            consume_queue_from: cq.from,
+            index_from,
             full_redispatch: cq.full,
             elapsed: started.elapsed(),
         };
@@ -300,23 +334,33 @@ impl Recovery<'_> {
 
     /// Where ConsumeQueue re-dispatch starts (see the module docs).
     fn cq_start(&self, min: i64, end: i64) -> CqStart {
-        if min >= end {
-            return CqStart {
-                from: end,
-                create_from: end,
-                full: false,
-            };
-        }
         let dispatched = self.manifest.load_dispatched();
         let listed = self.manifest.load_queues();
         let (Some(dispatched), Some(listed)) = (dispatched, listed) else {
+            if min >= end {
+                return CqStart {
+                    from: end,
+                    create_from: end,
+                    full: false,
+                    mark: None,
+                };
+            }
             tracing::info!("no dispatch record; re-dispatching the whole CommitLog");
             return CqStart {
                 from: min,
                 create_from: min,
                 full: true,
+                mark: None,
             };
         };
+        if min >= end {
+            return CqStart {
+                from: end,
+                create_from: end,
+                full: false,
+                mark: Some(end),
+            };
+        }
         let dispatched = dispatched.clamp(min, end);
         let mut missing: HashMap<String, HashSet<i32>> = HashMap::new();
         for (topic, queue_id) in &listed {
@@ -347,6 +391,7 @@ impl Recovery<'_> {
                 from: dispatched,
                 create_from: dispatched,
                 full: false,
+                mark: Some(dispatched),
             };
         }
         self.dispatch.set_rebuilding(missing);
@@ -354,6 +399,7 @@ impl Recovery<'_> {
             from: min,
             create_from: dispatched,
             full: true,
+            mark: Some(dispatched),
         }
     }
 }
@@ -368,6 +414,10 @@ struct CqStart {
     create_from: i64,
     /// `from` is the CommitLog's start: a rebuild.
     full: bool,
+    /// The dispatch mark (clamped to the CommitLog), if there was one:
+    /// ConsumeQueue entries at or past it are cut and dispatched again.
+    /// Without one (a store Java wrote), the queues are taken as they are.
+    mark: Option<i64>,
 }
 
 #[cfg(test)]

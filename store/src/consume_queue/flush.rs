@@ -1,0 +1,92 @@
+//! Making a queue's appends durable, and knowing how far they are: every
+//! write records the CommitLog offset of its first entry in the queue's
+//! slot until an `msync`/`fsync` covers it, so the store can tell the
+//! oldest entry that a crash could still lose.
+
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+
+use super::budget::{NONE_UNFLUSHED, lock};
+use super::queue::ConsumeQueue;
+use super::{ConsumeQueueError, Result};
+
+impl ConsumeQueue {
+    /// Makes everything appended so far durable: `msync` of the tail
+    /// mapping and `fsync` of files written another way since the last flush.
+    pub fn flush(&self) -> Result<()> {
+        self.flush_least(0)
+    }
+
+    /// With `least_pages` 0, [`Self::flush`]. Otherwise (the flusher's
+    /// regular rounds, `flushConsumeQueueLeastPages`) `msync`s the tail
+    /// mapping only if its unflushed range spans at least `least_pages`
+    /// pages, and leaves files written another way for a thorough flush.
+    ///
+    /// What it takes to sync is cleared before the I/O and put back if the
+    /// I/O fails, so an append racing with the flush is never counted as
+    /// flushed: it marks the slot dirty again after the snapshot.
+    pub fn flush_least(&self, least_pages: usize) -> Result<()> {
+        let (map, map_from, pending, pending_from) = {
+            let mut s = lock(&self.slot.state);
+            let (map, map_from) = if s.dirty_enough(least_pages) {
+                s.dirty = false;
+                let from = std::mem::replace(&mut s.dirty_from, NONE_UNFLUSHED);
+                (s.map.clone(), from)
+            } else {
+                (None, NONE_UNFLUSHED)
+            };
+            let (pending, pending_from) = if least_pages == 0 {
+                let from = std::mem::replace(&mut s.pending_from, NONE_UNFLUSHED);
+                (std::mem::take(&mut s.pending_sync), from)
+            } else {
+                (Vec::new(), NONE_UNFLUSHED)
+            };
+            (map, map_from, pending, pending_from)
+        };
+        let mut result = Ok(());
+        let mut map_failed = false;
+        if let Some(m) = &map {
+            if let Err(e) = m.flush() {
+                map_failed = true;
+                result = Err(ConsumeQueueError::io(self.path_of(m.start), e));
+            }
+        }
+        let mut failed = Vec::new();
+        for path in pending {
+            let synced = File::open(&path).and_then(|f| f.sync_data());
+            match synced {
+                Ok(()) => {}
+                // Deleted since (truncation, retention): nothing to make durable.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    result = Err(ConsumeQueueError::io(&path, e));
+                    failed.push(path);
+                }
+            }
+        }
+        if result.is_err() {
+            // Keep the work, and what it holds back, for the next attempt.
+            let mut s = lock(&self.slot.state);
+            if let Some(m) = map.filter(|_| map_failed) {
+                if s.map.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, &m)) {
+                    s.mark_dirty(0, m.len(), map_from);
+                } else {
+                    // Unmapped since: its file is synced by path now.
+                    s.add_pending(m.path.clone(), map_from);
+                }
+            }
+            for path in failed {
+                s.add_pending(path, pending_from);
+            }
+        }
+        result
+    }
+
+    /// CommitLog offset of the oldest entry of this queue that no flush has
+    /// made durable yet (`i64::MAX` if none). Entries appended after this
+    /// call are not counted.
+    pub fn oldest_unflushed(&self) -> i64 {
+        lock(&self.slot.state).oldest_unflushed()
+    }
+}
