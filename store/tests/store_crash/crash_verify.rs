@@ -221,8 +221,8 @@ pub(crate) fn crash_cycles(rng: &mut Rng, first: usize, cycles: usize, totals: &
         let counts = verify(&store, &run.acks, &mut model);
         eprintln!(
             "cycle {cycle}: kill {kill:?}, opened after {:?}, {} acked, {} not acked in time, \
-             {} records in store, end {}, cut {:?}, scan from {}, dispatch from {}, \
-             recovery {:?}, check {:?}",
+             {} records in store, end {}, cut {:?}, scan from {}, dispatch from {} \
+             (ConsumeQueues from {}), recovery {:?}, check {:?}",
             run.opened,
             run.acks.len(),
             run.nacks.len(),
@@ -231,6 +231,7 @@ pub(crate) fn crash_cycles(rng: &mut Rng, first: usize, cycles: usize, totals: &
             report.cut,
             report.scan_from,
             report.dispatch_from,
+            report.consume_queue_from,
             report.elapsed,
             t.elapsed(),
         );
