@@ -194,7 +194,6 @@ impl BrokerMetrics {
     }
 
     /// Counts `messages` stored messages of `bytes` bytes sent to `topic`.
-    #[allow(dead_code, reason = "the send and pull processors call it once wired")]
     pub(crate) fn record_put(&self, topic: &str, messages: u64, bytes: u64) {
         self.with_topic(topic, |traffic| {
             traffic.messages_in.inc_by(messages);
@@ -203,7 +202,6 @@ impl BrokerMetrics {
     }
 
     /// Counts `messages` messages of `bytes` bytes pulled from `topic` by `group`.
-    #[allow(dead_code, reason = "the send and pull processors call it once wired")]
     pub(crate) fn record_pull(&self, topic: &str, group: &str, messages: u64, bytes: u64) {
         self.with_topic(topic, |traffic| {
             let count = |g: &GroupTraffic| {
@@ -231,13 +229,11 @@ impl BrokerMetrics {
     }
 
     /// Records how long a send took from arrival to store completion.
-    #[allow(dead_code, reason = "the send and pull processors call it once wired")]
     pub(crate) fn observe_put(&self, elapsed: Duration) {
         self.send_store_latency.observe(elapsed.as_secs_f64());
     }
 
     /// Counts a send answered with response `code`.
-    #[allow(dead_code, reason = "the send and pull processors call it once wired")]
     pub(crate) fn record_send_response(&self, code: i32) {
         let mut buf = itoa::Buffer::new();
         // One label, so the vec's separator-less hash cannot mix children up.

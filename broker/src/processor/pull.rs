@@ -90,11 +90,11 @@ impl Broker {
                 && Instant::now() < deadline
                 && !self.pull_holds.is_stopped();
             if !waiting {
-                return Ok(self.answer_pull(conn, request, code, result).await);
+                return Ok(self.answer_pull(conn, request, &header, code, result).await);
             }
             suspended.get_or_insert_with(|| self.pull_holds.suspend());
             let Some(arrival) = arrival.as_pin_mut() else {
-                return Ok(self.answer_pull(conn, request, code, result).await);
+                return Ok(self.answer_pull(conn, request, &header, code, result).await);
             };
             tokio::select! {
                 () = arrival => self.pull_holds.count_wakeup(),
@@ -217,9 +217,11 @@ impl Broker {
         &self,
         conn: &ConnectionHandle,
         request: &RemotingCommand,
+        header: &PullMessageRequestHeader,
         code: ResponseCode,
         result: GetMessageResult,
     ) -> Option<RemotingCommand> {
+        let (topic, group) = (header.topic.as_str(), header.consumer_group.as_str());
         let suggest = if self.config.slave_read_enable && result.suggest_pulling_from_slave {
             self.config.which_broker_when_consume_slowly
         } else {
@@ -239,6 +241,12 @@ impl Broker {
         if code != ResponseCode::SUCCESS {
             return Some(response);
         }
+        self.metrics.record_pull(
+            topic,
+            group,
+            result.messages.len() as u64,
+            result.buffer_total_size as u64,
+        );
         if let Err(error) = conn.send_response_parts(response, result.messages).await {
             tracing::debug!(remote = %conn.remote_addr(), %error, "pull response not sent");
         }

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
 
 use skylark_protocol::body::TopicConfig;
 use skylark_protocol::headers::send::{
@@ -127,12 +128,23 @@ impl Broker {
             ));
         }
 
+        let started = Instant::now();
         let result = if batch {
             self.store.put_messages(&messages).await
         } else {
             self.store.put_message(&messages[0]).await
         };
-        Ok(self.send_response(request, queue_id, &messages, &result))
+        self.metrics.observe_put(started.elapsed());
+        if let Some(append) = result.append.filter(|_| result.is_stored()) {
+            self.metrics.record_put(
+                &header.topic,
+                append.msg_num as u64,
+                append.wrote_bytes as u64,
+            );
+        }
+        let response = self.send_response(request, queue_id, &messages, &result);
+        self.metrics.record_send_response(response.code);
+        Ok(response)
     }
 
     /// The record the store will write for `message`.

@@ -16,10 +16,10 @@ use skylark_store::config::MessageStoreConfig;
 use tempfile::TempDir;
 
 /// Generous guard against hangs; no test waits this long when it passes.
-pub const HANG_GUARD: Duration = Duration::from_secs(30);
+pub(crate) const HANG_GUARD: Duration = Duration::from_secs(30);
 
 /// A free loopback port (bound and released).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -28,22 +28,22 @@ pub fn free_port() -> u16 {
 }
 
 /// A running broker and its directory.
-pub struct TestBroker {
-    pub handle: BrokerHandle,
-    pub dir: TempDir,
-    pub addr: String,
-    pub client: RemotingClient,
+pub(crate) struct TestBroker {
+    pub(crate) handle: BrokerHandle,
+    pub(crate) dir: TempDir,
+    pub(crate) addr: String,
+    pub(crate) client: RemotingClient,
 }
 
 impl TestBroker {
     /// A broker with small files and no nameserver, changed by `tweak`.
-    pub async fn start(tweak: impl FnOnce(&mut BrokerConfig)) -> Self {
+    pub(crate) async fn start(tweak: impl FnOnce(&mut BrokerConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         Self::start_in(dir, tweak).await
     }
 
     /// Like [`start`](Self::start), on an existing directory.
-    pub async fn start_in(dir: TempDir, tweak: impl FnOnce(&mut BrokerConfig)) -> Self {
+    pub(crate) async fn start_in(dir: TempDir, tweak: impl FnOnce(&mut BrokerConfig)) -> Self {
         let mut config = BrokerConfig {
             listen_port: free_port(),
             ..BrokerConfig::default()
@@ -69,14 +69,14 @@ impl TestBroker {
     }
 
     /// Stops gracefully and hands back the directory.
-    pub async fn stop(self) -> TempDir {
+    pub(crate) async fn stop(self) -> TempDir {
         self.client.shutdown();
         self.handle.shutdown().await.unwrap();
         self.dir
     }
 
     /// Sends `request` and waits for the answer.
-    pub async fn invoke(&self, request: RemotingCommand) -> RemotingCommand {
+    pub(crate) async fn invoke(&self, request: RemotingCommand) -> RemotingCommand {
         self.client
             .invoke(&self.addr, request, HANG_GUARD)
             .await
@@ -84,7 +84,7 @@ impl TestBroker {
     }
 
     /// SEND_MESSAGE_V2 of one message to `queue_id` (-1: any).
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         topic: &str,
         queue_id: i32,
@@ -120,7 +120,7 @@ impl TestBroker {
     }
 
     /// PULL_MESSAGE with the subscription `expression`, suspending up to `suspend_ms`.
-    pub async fn pull(
+    pub(crate) async fn pull(
         &self,
         group: &str,
         topic: &str,
@@ -152,12 +152,12 @@ impl TestBroker {
 }
 
 /// The records of a pull response's body.
-pub fn records(response: &RemotingCommand) -> Vec<StoredMessage> {
+pub(crate) fn records(response: &RemotingCommand) -> Vec<StoredMessage> {
     record::decode_all(&response.body).unwrap()
 }
 
 /// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     i64::try_from(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
