@@ -78,16 +78,12 @@ pub struct BrokerConfig {
     pub compressed_register: bool,
     /// Suggest pulling from a replica when the data is cold (false).
     pub slave_read_enable: bool,
-    /// Replica that pulls are redirected to when cold (1).
-    pub which_broker_when_consume_slowly: i64,
     /// Region written in every send response (`DefaultRegion`).
     pub region_id: String,
     /// Trace switch written in every send response (true).
     pub trace_on: bool,
     /// Accept SQL92 subscriptions (false).
     pub enable_property_filter: bool,
-    /// Retry attempts of a consumer group without its own setting (16).
-    pub max_reconsume_times: i32,
     /// Port of the HTTP endpoint (/metrics, /healthz, /readyz); 0 disables it. Skylark's key.
     pub http_listen_port: u16,
     /// The store's settings, read from the same file.
@@ -123,11 +119,9 @@ impl Default for BrokerConfig {
             register_name_server_period: 30_000,
             compressed_register: false,
             slave_read_enable: false,
-            which_broker_when_consume_slowly: 1,
             region_id: "DefaultRegion".to_owned(),
             trace_on: true,
             enable_property_filter: false,
-            max_reconsume_times: 16,
             http_listen_port: 0,
             store: MessageStoreConfig::default(),
         }

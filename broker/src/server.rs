@@ -16,8 +16,6 @@ use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::http::{self, HttpState};
 
-/// `flushConsumerOffsetInterval`: how often committed offsets are saved.
-const OFFSET_PERSIST_INTERVAL: Duration = Duration::from_secs(5);
 /// How often silent client channels are looked for (Java's ClientHousekeepingService).
 const CLIENT_SCAN_INTERVAL: Duration = Duration::from_secs(10);
 /// Delay before a failed first registration is retried.
@@ -113,23 +111,28 @@ impl Broker {
             ready_tx,
             stopped.clone(),
         ));
-        tasks.spawn(every(OFFSET_PERSIST_INTERVAL, stopped.clone(), {
-            let broker = broker.clone();
-            move || {
+        tasks.spawn(every(
+            broker.config.flush_consumer_offset_period(),
+            stopped.clone(),
+            {
                 let broker = broker.clone();
-                async move {
-                    // A file write and fsync: off the async workers.
-                    let saved = tokio::task::spawn_blocking(move || broker.offsets.persist()).await;
-                    if let Ok(Err(error)) = saved {
-                        tracing::error!(%error, "cannot persist consumer offsets");
+                move || {
+                    let broker = broker.clone();
+                    async move {
+                        // A file write and fsync: off the async workers.
+                        let saved =
+                            tokio::task::spawn_blocking(move || broker.offsets.persist()).await;
+                        if let Ok(Err(error)) = saved {
+                            tracing::error!(%error, "cannot persist consumer offsets");
+                        }
                     }
                 }
-            }
-        }));
+            },
+        ));
         tasks.spawn(every(CLIENT_SCAN_INTERVAL, stopped, {
             let broker = broker.clone();
             move || {
-                broker.consumers.scan_not_active_channels();
+                broker.scan_not_active_channels();
                 std::future::ready(())
             }
         }));

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use skylark_protocol::body::SubscriptionData;
+use skylark_protocol::body::{MessageModel, SubscriptionData, SubscriptionGroupConfig};
 use skylark_protocol::headers::pull::{PullMessageRequestHeader, PullMessageResponseHeader};
 use skylark_protocol::message::{PermName, PullSysFlag};
 use skylark_protocol::{RemotingCommand, ResponseCode};
@@ -35,8 +35,8 @@ impl Broker {
         request: &RemotingCommand,
     ) -> Result<Option<RemotingCommand>, RequestError> {
         let header: PullMessageRequestHeader = header(request)?;
-        let subscription = match self.check_pull(request, &header) {
-            Ok(subscription) => subscription,
+        let (subscription, group_config) = match self.check_pull(request, &header) {
+            Ok(checked) => checked,
             Err(refused) => return Ok(Some(refused)),
         };
         let is_master = self.store.config().broker_role != BrokerRole::Slave;
@@ -90,11 +90,15 @@ impl Broker {
                 && Instant::now() < deadline
                 && !self.pull_holds.is_stopped();
             if !waiting {
-                return Ok(self.answer_pull(conn, request, &header, code, result).await);
+                return Ok(self
+                    .answer_pull(conn, request, &header, &group_config, code, result)
+                    .await);
             }
             suspended.get_or_insert_with(|| self.pull_holds.suspend());
             let Some(arrival) = arrival.as_pin_mut() else {
-                return Ok(self.answer_pull(conn, request, &header, code, result).await);
+                return Ok(self
+                    .answer_pull(conn, request, &header, &group_config, code, result)
+                    .await);
             };
             tokio::select! {
                 () = arrival => self.pull_holds.count_wakeup(),
@@ -105,12 +109,12 @@ impl Broker {
     }
 
     /// Java's checks before reading: the refusal response, or the
-    /// subscription to filter with.
+    /// subscription to filter with and the group's settings.
     fn check_pull(
         &self,
         request: &RemotingCommand,
         header: &PullMessageRequestHeader,
-    ) -> Result<Arc<SubscriptionData>, RemotingCommand> {
+    ) -> Result<(Arc<SubscriptionData>, Arc<SubscriptionGroupConfig>), RemotingCommand> {
         let topic = header.topic.as_str();
         let group = header.consumer_group.as_str();
         if !PermName::is_readable(self.config.broker_permission) {
@@ -168,7 +172,7 @@ impl Broker {
                 header.expression_type.as_deref(),
                 self.config.enable_property_filter,
             )
-            .map(Arc::new)
+            .map(|subscription| (Arc::new(subscription), group_config))
             .map_err(|error| match error {
                 FilterError::Unsupported(_) => {
                     reply(request, ResponseCode::SYSTEM_ERROR, error.to_string())
@@ -179,6 +183,15 @@ impl Broker {
                     error.to_string(),
                 ),
             });
+        }
+        if !group_config.consume_broadcast_enable
+            && self.consumers.message_model(group) == Some(Some(MessageModel::Broadcasting))
+        {
+            return Err(reply(
+                request,
+                ResponseCode::NO_PERMISSION,
+                format!("the consumer group[{group}] can not consume by broadcast way"),
+            ));
         }
         let Some(subscription) = self.consumers.subscription(group, topic) else {
             return Err(reply(
@@ -208,7 +221,7 @@ impl Broker {
                 error.to_string(),
             ));
         }
-        Ok(subscription)
+        Ok((subscription, group_config))
     }
 
     /// Sends the pull's answer: found records as the body, without copying
@@ -218,14 +231,16 @@ impl Broker {
         conn: &ConnectionHandle,
         request: &RemotingCommand,
         header: &PullMessageRequestHeader,
+        group: &SubscriptionGroupConfig,
         code: ResponseCode,
         result: GetMessageResult,
     ) -> Option<RemotingCommand> {
-        let (topic, group) = (header.topic.as_str(), header.consumer_group.as_str());
-        let suggest = if self.config.slave_read_enable && result.suggest_pulling_from_slave {
-            self.config.which_broker_when_consume_slowly
-        } else {
+        let suggest = if !self.config.slave_read_enable {
             MASTER_ID
+        } else if result.suggest_pulling_from_slave {
+            group.which_broker_when_consume_slowly
+        } else {
+            group.broker_id
         };
         let response =
             RemotingCommand::response_to(request, code).with_header(&PullMessageResponseHeader {
@@ -242,8 +257,8 @@ impl Broker {
             return Some(response);
         }
         self.metrics.record_pull(
-            topic,
-            group,
+            &header.topic,
+            &header.consumer_group,
             result.messages.len() as u64,
             result.buffer_total_size as u64,
         );
