@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 pub const CQ_STORE_UNIT_SIZE: usize = 20;
 /// The page size RocketMQ counts flush progress in (`OS_PAGE_SIZE`).
 pub const OS_PAGE_SIZE: usize = 4096;
+/// Default `warmWindowSizeCommitLog`: 16 MiB, ~14 ms of appends at 1.2 GB/s
+/// (store/BENCHMARKS.md has the measurements behind it).
+pub const DEFAULT_WARM_WINDOW: usize = 16 << 20;
 
 /// When the CommitLog is forced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -79,6 +82,20 @@ pub struct MessageStoreConfig {
     /// Verify body CRCs while recovering (true).
     #[serde(rename = "checkCRCOnRecover")]
     pub check_crc_on_recover: bool,
+    /// Pre-fault every page of each new CommitLog file in the background
+    /// (false, as in RocketMQ).
+    ///
+    /// True makes appends fault-free from a file's first byte, at the cost
+    /// of the whole file (1 GiB) in memory and ~0.2–0.6 s of CPU per file,
+    /// whether or not it is ever written. False (the default) leaves new
+    /// files untouched, their blocks reserved by `fallocate`, and relies on
+    /// `warmWindowSizeCommitLog`.
+    pub warm_maped_file_enable: bool,
+    /// Bytes past the CommitLog write position a background thread keeps
+    /// resident and writable (16 MiB; 0: none). Skylark's own key: memory
+    /// grows with the data written plus this, and appends rarely fault as
+    /// long as the thread keeps ahead of the writer.
+    pub warm_window_size_commit_log: usize,
     /// Hours a CommitLog file is kept (72).
     pub file_reserved_time: u32,
     /// Hours of the day (`"04"`, or `"04;05"`) when expired files are deleted.
@@ -159,6 +176,8 @@ impl Default for MessageStoreConfig {
             flush_consume_queue_thorough_interval: 60_000,
             max_message_size: 4 * 1024 * 1024,
             check_crc_on_recover: true,
+            warm_maped_file_enable: false,
+            warm_window_size_commit_log: DEFAULT_WARM_WINDOW,
             file_reserved_time: 72,
             delete_when: "04".to_owned(),
             disk_max_used_space_ratio: 75,
@@ -301,6 +320,7 @@ mod tests {
         assert_eq!(c.sync_flush_timeout(), Duration::from_secs(5));
         assert_eq!((c.file_reserved_time, c.delete_when.as_str()), (72, "04"));
         assert_eq!(c.max_message_size, 4_194_304);
+        assert!(!c.warm_maped_file_enable);
         assert_eq!(c.commit_log_dir(), PathBuf::from("/data/store/commitlog"));
         assert_eq!(c.checkpoint_path(), PathBuf::from("/data/store/checkpoint"));
         assert_eq!(c.abort_path(), PathBuf::from("/data/store/abort"));
@@ -331,13 +351,16 @@ mod tests {
     fn serde_uses_broker_conf_names() {
         let c: MessageStoreConfig = serde_json::from_str(
             r#"{"storePathRootDir":"/r","flushDiskType":"SYNC_FLUSH","mappedFileSizeCommitLog":65536,
-                "brokerRole":"SLAVE","brokerClusterName":"ignored"}"#,
+                "brokerRole":"SLAVE","brokerClusterName":"ignored","warmMapedFileEnable":true,
+                "warmWindowSizeCommitLog":0}"#,
         )
         .unwrap();
         assert_eq!(c.flush_disk_type, FlushDiskType::SyncFlush);
         assert_eq!(c.broker_role, BrokerRole::Slave);
         assert_eq!(c.mapped_file_size_commit_log, 65_536);
         assert_eq!(c.sync_flush_timeout, 5000);
+        assert!(c.warm_maped_file_enable);
+        assert_eq!(c.warm_window_size_commit_log, 0);
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["flushIntervalCommitLog"], 500);
         assert_eq!(json["storePathCommitLog"], serde_json::Value::Null);

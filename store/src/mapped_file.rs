@@ -14,14 +14,15 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use memmap2::{MmapOptions, MmapRaw};
 
 use crate::config::OS_PAGE_SIZE;
 use crate::error::{Result, StoreError};
+use crate::mapped_file_queue::warm::Bell;
 
 /// Forces a range of a mapped file to disk; the seam tests use to count or slow flushes.
 pub trait DiskSync: Send + Sync + std::fmt::Debug {
@@ -43,8 +44,8 @@ impl DiskSync for Msync {
 #[derive(Debug)]
 pub struct MappedFile {
     path: PathBuf,
-    // Kept open for the life of the mapping (and for `sync_data` fallbacks).
-    _file: File,
+    // Kept open for the life of the mapping (and for `fallocate`).
+    file: File,
     map: MmapRaw,
     from_offset: i64,
     size: usize,
@@ -54,6 +55,39 @@ pub struct MappedFile {
     flushed: AtomicUsize,
     /// Store timestamp of the last record appended.
     store_timestamp: AtomicI64,
+    /// Write position at which to ring `warm_bell` (`usize::MAX`: nobody listens).
+    warm_mark: AtomicUsize,
+    /// The warm-window thread's doorbell, once it watches this file.
+    warm_bell: OnceLock<Arc<Bell>>,
+}
+
+/// What [`MappedFile::create`] does beyond creating and mapping a file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prepare {
+    /// Reserve the file's disk blocks up front (`fallocate(2)`), so a
+    /// full disk fails the creation with [`StoreError::DiskFull`] instead of
+    /// an append through the mapping with `SIGBUS`. Touches no page.
+    pub reserve: bool,
+    /// Make every page present and writable (`warmMapedFileEnable`), so
+    /// appends never fault: ~0.2–0.6 s of CPU and the file's size in memory
+    /// per GiB, whether or not it is written; for a background thread.
+    pub prefault: bool,
+}
+
+/// Whether `MADV_POPULATE_WRITE` failed as unsupported once: then later
+/// calls go straight to the fallback.
+static NO_POPULATE_WRITE: AtomicBool = AtomicBool::new(false);
+
+/// How [`MappedFile::populate`] made a range resident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Populated {
+    /// Mapped writable by `MADV_POPULATE_WRITE`: appends there take no fault.
+    Mapped,
+    /// Read into the page cache by `MADV_WILLNEED` (no `MADV_POPULATE_WRITE`
+    /// here): appends still fault once per page, but on a cached page.
+    Cached,
+    /// Nothing could be done (the error is logged at debug).
+    Failed,
 }
 
 impl MappedFile {
@@ -70,12 +104,9 @@ impl MappedFile {
         name.parse().ok()
     }
 
-    /// Creates (or re-creates, zeroed) the file for `from_offset` in `dir`.
-    ///
-    /// With `prefault`, every page is touched with a write so that appends
-    /// never take a page fault; this is slow (a fault per page) and meant for
-    /// a background thread.
-    pub fn create(dir: &Path, from_offset: i64, size: usize, prefault: bool) -> Result<Self> {
+    /// Creates (or re-creates, zeroed) the file for `from_offset` in `dir`,
+    /// maps it without touching a page, and does what `prepare` asks.
+    pub fn create(dir: &Path, from_offset: i64, size: usize, prepare: Prepare) -> Result<Self> {
         let path = dir.join(Self::file_name(from_offset));
         let file = OpenOptions::new()
             .read(true)
@@ -86,8 +117,15 @@ impl MappedFile {
             .map_err(|e| StoreError::io("create", &path, e))?;
         file.set_len(size as u64)
             .map_err(|e| StoreError::io("create", &path, e))?;
+        if prepare.reserve {
+            if let Err(e) = reserve_blocks(&file, size) {
+                // Leave no short-of-blocks file behind for the next open to trust.
+                let _ = std::fs::remove_file(&path);
+                return Err(StoreError::io("fallocate", &path, e));
+            }
+        }
         let this = Self::map(path, file, from_offset, size, 0)?;
-        if prefault {
+        if prepare.prefault {
             this.prefault();
         }
         Ok(this)
@@ -129,14 +167,26 @@ impl MappedFile {
             .map_err(|e| StoreError::io("map", &path, e))?;
         Ok(Self {
             path,
-            _file: file,
+            file,
             map,
             from_offset,
             size,
             wrote: AtomicUsize::new(wrote),
             flushed: AtomicUsize::new(wrote),
             store_timestamp: AtomicI64::new(0),
+            warm_mark: AtomicUsize::new(usize::MAX),
+            warm_bell: OnceLock::new(),
         })
+    }
+
+    /// Reserves the disk blocks of a file opened from disk (written by an
+    /// older version or by RocketMQ, possibly sparse), so appends into its
+    /// unwritten tail cannot hit a full disk through the mapping. Best
+    /// effort: a failure is logged and the file is used as it is.
+    pub(crate) fn reserve_existing(&self) {
+        if let Err(e) = reserve_blocks(&self.file, self.size) {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot reserve the blocks of the last file; appends may fail with SIGBUS if the disk fills");
+        }
     }
 
     /// Makes every page present and writable so later appends do not fault.
@@ -153,12 +203,104 @@ impl MappedFile {
         if let Err(e) = self.map.advise(memmap2::Advice::Random) {
             tracing::debug!(path = %self.path.display(), error = %e, "madvise(MADV_RANDOM) before pre-fault failed");
         }
-        if !self.populate_write() {
+        if let Err(e) = self.populate_write(0, self.size) {
+            tracing::debug!(path = %self.path.display(), error = %e, "madvise(MADV_POPULATE_WRITE) failed; touching pages");
             self.touch_pages();
         }
         if let Err(e) = self.map.advise(memmap2::Advice::Normal) {
             tracing::debug!(path = %self.path.display(), error = %e, "madvise(MADV_NORMAL) after pre-fault failed");
         }
+    }
+
+    /// Makes bytes `[from, to)` (widened to whole pages) resident ahead of the
+    /// writer, for the warm window: one `madvise(MADV_POPULATE_WRITE)`
+    /// (Linux 5.14+), which faults the pages in writable without changing
+    /// a byte, so it is safe while the writer appends into the same range.
+    ///
+    /// Without it, `MADV_WILLNEED` reads them into the page cache (zeros from
+    /// the reserved blocks), so the writer's faults there find them cached. Touching
+    /// a byte per page, as [`Self::prefault`] may, is not an option here: a
+    /// store of that byte could race with (and undo) the writer's own.
+    pub(crate) fn populate(&self, from: usize, to: usize) -> Populated {
+        let start = from / OS_PAGE_SIZE * OS_PAGE_SIZE;
+        let end = to
+            .min(self.size)
+            .next_multiple_of(OS_PAGE_SIZE)
+            .min(self.size);
+        if start >= end {
+            return Populated::Mapped;
+        }
+        if !NO_POPULATE_WRITE.load(Ordering::Relaxed) {
+            match self.populate_write(start, end - start) {
+                Ok(()) => return Populated::Mapped,
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    NO_POPULATE_WRITE.store(true, Ordering::Relaxed);
+                    tracing::info!(error = %e, "no madvise(MADV_POPULATE_WRITE) on this kernel; warming CommitLog pages with MADV_WILLNEED");
+                }
+                Err(e) => {
+                    tracing::debug!(path = %self.path.display(), start, end, error = %e, "madvise(MADV_POPULATE_WRITE) failed");
+                    return Populated::Failed;
+                }
+            }
+        }
+        self.will_need(start, end - start)
+    }
+
+    /// The fallback of [`Self::populate`]: `madvise(MADV_WILLNEED)`.
+    fn will_need(&self, start: usize, len: usize) -> Populated {
+        // SAFETY: `[start, start + len)` is a page-aligned range inside this
+        // live mapping; WILLNEED only starts reading file pages into the
+        // page cache and changes no byte of the mapping.
+        let rc = unsafe {
+            libc::madvise(
+                self.map.as_mut_ptr().add(start).cast::<libc::c_void>(),
+                len,
+                libc::MADV_WILLNEED,
+            )
+        };
+        if rc == 0 {
+            Populated::Cached
+        } else {
+            let e = io::Error::last_os_error();
+            tracing::debug!(path = %self.path.display(), start, len, error = %e, "madvise(MADV_WILLNEED) failed");
+            Populated::Failed
+        }
+    }
+
+    /// Has the writer ring `bell` once its write position reaches `mark`.
+    pub(crate) fn arm_warm_mark(&self, mark: usize, bell: &Arc<Bell>) {
+        if self.warm_bell.get().is_none() {
+            // Only the warm-window thread sets it; a lost race sets the same bell.
+            let _ = self.warm_bell.set(Arc::clone(bell));
+        }
+        self.warm_mark.store(mark, Ordering::Release);
+    }
+
+    /// The writer passed the warm mark: disarm it and ring the bell.
+    #[cold]
+    fn ring_warm_bell(&self) {
+        self.warm_mark.store(usize::MAX, Ordering::Relaxed);
+        if let Some(bell) = self.warm_bell.get() {
+            bell.ring();
+        }
+    }
+
+    /// Pages of `[from, to)` (`from` page-aligned) in the page cache, by `mincore`.
+    #[cfg(test)]
+    pub(crate) fn resident_pages(&self, from: usize, to: usize) -> usize {
+        let len = to.min(self.size).saturating_sub(from);
+        let mut vec = vec![0u8; len.div_ceil(OS_PAGE_SIZE)];
+        // SAFETY: the range lies inside the live mapping and starts on a
+        // page; `vec` has one byte per page of it.
+        let rc = unsafe {
+            libc::mincore(
+                self.map.as_mut_ptr().add(from).cast(),
+                len,
+                vec.as_mut_ptr(),
+            )
+        };
+        assert_eq!(rc, 0, "mincore: {}", io::Error::last_os_error());
+        vec.iter().filter(|b| **b & 1 != 0).count()
     }
 
     /// The fallback of [`Self::prefault`]: a write to every page.
@@ -170,37 +312,37 @@ impl MappedFile {
         }
     }
 
-    /// `madvise(MADV_POPULATE_WRITE)` on the whole mapping; false if the
-    /// kernel does not support it (or it failed), so the caller touches pages.
+    /// `madvise(MADV_POPULATE_WRITE)` on `[start, start + len)` (`start`
+    /// page-aligned); `EINVAL` if the kernel does not support it.
     #[cfg(target_os = "linux")]
-    fn populate_write(&self) -> bool {
+    fn populate_write(&self, start: usize, len: usize) -> io::Result<()> {
         /// `MADV_POPULATE_WRITE` (Linux 5.14), not in every `libc` version.
         const MADV_POPULATE_WRITE: libc::c_int = 23;
-        if self.size == 0 {
-            return true;
+        if len == 0 {
+            return Ok(());
         }
-        // SAFETY: the range is exactly this live mapping (page-aligned start
-        // from mmap, length of the mapping); populating pages of a shared
-        // file mapping does not change its contents (the file was just
-        // created and is zero, pages read as zero).
+        debug_assert!(start % OS_PAGE_SIZE == 0 && start + len <= self.size);
+        // SAFETY: the range lies inside this live mapping and starts on a
+        // page boundary; populating pages of a shared file mapping faults
+        // them in as a write would but changes no byte, so it is sound
+        // while the writer appends into the same pages.
         let rc = unsafe {
             libc::madvise(
-                self.map.as_mut_ptr().cast::<libc::c_void>(),
-                self.size,
+                self.map.as_mut_ptr().add(start).cast::<libc::c_void>(),
+                len,
                 MADV_POPULATE_WRITE,
             )
         };
         if rc == 0 {
-            return true;
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
         }
-        let e = io::Error::last_os_error();
-        tracing::debug!(path = %self.path.display(), error = %e, "madvise(MADV_POPULATE_WRITE) failed; touching pages");
-        false
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn populate_write(&self) -> bool {
-        false
+    fn populate_write(&self, _start: usize, _len: usize) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(libc::EINVAL))
     }
 
     /// The file's path.
@@ -318,6 +460,9 @@ impl MappedFile {
             self.store_timestamp
                 .store(store_timestamp, Ordering::Release);
         }
+        if pos + len >= self.warm_mark.load(Ordering::Relaxed) {
+            self.ring_warm_bell();
+        }
         Ok((pos, out))
     }
 
@@ -391,6 +536,44 @@ impl MappedFile {
     }
 }
 
+/// Allocates the disk blocks of `file`'s first `size` bytes without writing
+/// them (`fallocate(2)`, mode 0: unwritten extents that read as zeros).
+///
+/// Appends go through a shared mapping, where a full disk can only show as
+/// `SIGBUS`; reserving the blocks at creation turns that into an `ENOSPC`
+/// here. A file system without `fallocate` (`EOPNOTSUPP`) keeps the sparse
+/// file, as RocketMQ has it.
+#[cfg(target_os = "linux")]
+fn reserve_blocks(file: &File, size: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len =
+        libc::off_t::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    if len == 0 {
+        return Ok(());
+    }
+    loop {
+        // SAFETY: a plain syscall on an open descriptor; no memory is passed.
+        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EOPNOTSUPP | libc::ENOSYS) => {
+                tracing::debug!(error = %e, "fallocate unsupported; the file stays sparse");
+                return Ok(());
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reserve_blocks(_file: &File, _size: usize) -> io::Result<()> {
+    Ok(())
+}
+
 /// The owner behind [`MappedFile::slice`]: a published range plus the `Arc`
 /// that keeps its mapping alive.
 #[derive(Debug)]
@@ -408,88 +591,4 @@ impl AsRef<[u8]> for MappedView {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Pages of `f`'s mapping resident in the page cache, by `mincore`.
-    fn resident_pages(f: &MappedFile) -> usize {
-        let mut vec = vec![0u8; f.size.div_ceil(OS_PAGE_SIZE)];
-        // SAFETY: the range is the live mapping; `vec` has one byte per page.
-        let rc = unsafe { libc::mincore(f.map.as_mut_ptr().cast(), f.size, vec.as_mut_ptr()) };
-        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
-        vec.iter().filter(|b| **b & 1 != 0).count()
-    }
-
-    #[test]
-    fn prefault_makes_every_page_resident_and_zero() {
-        let dir = tempfile::tempdir().unwrap();
-        let size = 4 << 20;
-        let f = MappedFile::create(dir.path(), 0, size, true).unwrap();
-        assert_eq!(resident_pages(&f), size / OS_PAGE_SIZE);
-        assert!(f.bytes_at(0, size).iter().all(|b| *b == 0));
-        assert_eq!(std::fs::metadata(f.path()).unwrap().len(), size as u64);
-        // The fallback (a kernel without MADV_POPULATE_WRITE) too.
-        let g = MappedFile::create(dir.path(), size as i64, size, false).unwrap();
-        g.touch_pages();
-        assert_eq!(resident_pages(&g), size / OS_PAGE_SIZE);
-        assert!(g.bytes_at(0, size).iter().all(|b| *b == 0));
-    }
-
-    #[test]
-    fn names_are_twenty_digits() {
-        assert_eq!(MappedFile::file_name(1_073_741_824), "00000000001073741824");
-        assert_eq!(
-            MappedFile::parse_file_name("00000000001073741824"),
-            Some(1_073_741_824)
-        );
-        assert_eq!(MappedFile::parse_file_name("0000000000107374182"), None);
-        assert_eq!(MappedFile::parse_file_name("0000000000107374182x"), None);
-    }
-
-    #[test]
-    fn append_publish_read_flush_truncate() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = Arc::new(MappedFile::create(dir.path(), 8192, 8192, true).unwrap());
-        assert_eq!(f.path().file_name().unwrap(), "00000000000000008192");
-        assert_eq!(f.read(0, 1), None);
-        let (pos, ()) = f
-            .append_with(5, 7, |dst, _| {
-                dst.copy_from_slice(b"hello");
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(
-            (pos, f.wrote_position(), f.store_timestamp(), f.end_offset()),
-            (0, 5, 7, 8197)
-        );
-        let view = f.slice(1, 4).unwrap();
-        assert_eq!(&view[..], b"ello");
-        assert!(f.slice(1, 5).is_none());
-        let failed = f.append_with(3, 0, |_, _| Err::<(), _>(StoreError::MessageIllegal("x")));
-        assert!(failed.is_err());
-        assert_eq!(f.wrote_position(), 5);
-        assert!(matches!(
-            f.append_with(8188, 0, |_, _| Ok(())),
-            Err(StoreError::MessageTooLarge { .. })
-        ));
-        assert_eq!(
-            f.flush(1, &Msync).unwrap(),
-            0,
-            "less than a page is not due"
-        );
-        assert_eq!(f.flush(0, &Msync).unwrap(), 5);
-        f.truncate_to(2, true).unwrap();
-        assert_eq!((f.wrote_position(), f.flushed_position()), (2, 2));
-        assert_eq!(f.read_unpublished(0, 5).unwrap(), b"he\0\0\0");
-        drop(f);
-        let again = MappedFile::open(&dir.path().join("00000000000000008192"), 8192).unwrap();
-        assert_eq!(again.wrote_position(), 8192);
-        assert_eq!(again.read(0, 3).unwrap(), b"he\0");
-        assert!(matches!(
-            MappedFile::open(&dir.path().join("00000000000000008192"), 4096),
-            Err(StoreError::BadFileSize { actual: 8192, .. })
-        ));
-        again.delete().unwrap();
-        again.delete().unwrap();
-    }
-}
+mod tests;

@@ -1,40 +1,62 @@
 //! A directory of equally sized [`MappedFile`]s named by start offset, with
-//! the next file pre-allocated (and pre-faulted) by a background thread.
+//! the next file pre-allocated by a background thread ([`prealloc`]) and the
+//! pages just ahead of the writer kept warm by another ([`warm`]).
 //!
 //! Readers find files by offset under a short read lock; the writer (the
 //! append-lock holder) adds files under the write lock only when it rolls.
 //! Flushing has its own lock so a truncation cannot interleave with an
 //! in-flight flush; puts never wait for it.
 
+mod prealloc;
+pub(crate) mod warm;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
+use crate::config::DEFAULT_WARM_WINDOW;
 use crate::error::{Result, StoreError};
-use crate::mapped_file::{DiskSync, MappedFile, Msync};
+use crate::mapped_file::{DiskSync, MappedFile, Msync, Prepare};
+use prealloc::{Preallocator, Recipe};
+use warm::WarmWindow;
 
 /// How a [`MappedFileQueue`] creates files.
 #[derive(Debug, Clone)]
 pub struct QueueOptions {
     /// Size of every file.
     pub file_size: usize,
-    /// Create the next file on a background thread before it is needed.
+    /// Create the next file on a background thread before it is needed,
+    /// with its disk blocks reserved (`fallocate`: a full disk then fails a
+    /// roll with `DiskFull`, not an append with `SIGBUS`). Without it files
+    /// are made sparse, on demand, as RocketMQ makes them.
     pub preallocate: bool,
-    /// Touch every page of new files so appends never fault.
+    /// Pre-fault every page of each new file (`warmMapedFileEnable`).
     pub prefault: bool,
+    /// Bytes past the write position a background thread keeps resident
+    /// (0: none, appends fault pages in themselves).
+    pub warm_window: usize,
     /// How flushes reach the disk.
     pub disk_sync: Arc<dyn DiskSync>,
 }
 
 impl QueueOptions {
-    /// Options for `file_size`-byte files, pre-allocated, pre-faulted, flushed with `msync`.
+    /// Options for `file_size`-byte files, pre-allocated, not pre-faulted,
+    /// with the default warm window, flushed with `msync`.
     pub fn new(file_size: usize) -> Self {
         Self {
             file_size,
             preallocate: true,
-            prefault: true,
+            prefault: false,
+            warm_window: DEFAULT_WARM_WINDOW,
             disk_sync: Arc::new(Msync),
+        }
+    }
+
+    /// How new files are prepared: blocks reserved where pre-allocated.
+    fn prepare(&self) -> Prepare {
+        Prepare {
+            reserve: self.preallocate,
+            prefault: self.prefault,
         }
     }
 }
@@ -57,6 +79,7 @@ pub struct MappedFileQueue {
     flushed_where: AtomicI64,
     flush_lock: Mutex<()>,
     allocator: Option<Preallocator>,
+    warm: Option<WarmWindow>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -101,10 +124,20 @@ impl MappedFileQueue {
             }
             files.push(Arc::new(MappedFile::open(&path, options.file_size)?));
         }
+        if let (true, Some(last)) = (options.preallocate, files.last()) {
+            // Appends continue there: its unwritten tail needs disk blocks too.
+            last.reserve_existing();
+        }
         let flushed = files.last().map_or(0, |f| f.end_offset());
-        let allocator = options
-            .preallocate
-            .then(|| Preallocator::spawn(dir.clone(), &options));
+        let warm = (options.warm_window > 0).then(|| WarmWindow::spawn(options.warm_window));
+        let allocator = options.preallocate.then(|| {
+            Preallocator::spawn(Recipe {
+                dir: dir.clone(),
+                size: options.file_size,
+                prepare: options.prepare(),
+                warmer: warm.as_ref().map(|w| w.warmer().clone()),
+            })
+        });
         Ok(Self {
             dir,
             options,
@@ -112,6 +145,7 @@ impl MappedFileQueue {
             flushed_where: AtomicI64::new(flushed),
             flush_lock: Mutex::new(()),
             allocator,
+            warm,
         })
     }
 
@@ -218,10 +252,17 @@ impl MappedFileQueue {
         let ready = self.allocator.as_ref().and_then(|a| a.take(from_offset));
         let file = match ready {
             Some(file) => file?,
-            None => MappedFile::create(&self.dir, from_offset, size, self.options.prefault)?,
+            None => Arc::new(MappedFile::create(
+                &self.dir,
+                from_offset,
+                size,
+                self.options.prepare(),
+            )?),
         };
-        let file = Arc::new(file);
         self.write_files().push(Arc::clone(&file));
+        if let Some(warm) = &self.warm {
+            warm.warmer().set_current(&file);
+        }
         self.request_next(from_offset + size as i64);
         Ok(file)
     }
@@ -267,207 +308,12 @@ impl MappedFileQueue {
             last.truncate_to(pos, zero)?;
         }
         self.flushed_where.store(offset, Ordering::Release);
+        if let Some(warm) = &self.warm {
+            warm.warmer().reset(files.last());
+        }
         Ok(())
     }
 }
 
-/// State shared with the pre-allocation thread.
-#[derive(Debug, Default)]
-struct PreState {
-    /// The file wanted next.
-    wanted: Option<i64>,
-    /// A finished file and its start offset.
-    ready: Option<(i64, Result<MappedFile>)>,
-    /// Whether the thread is creating `wanted` right now.
-    busy: bool,
-    stop: bool,
-}
-
-/// The background thread creating the next file before the writer needs it.
-#[derive(Debug)]
-struct Preallocator {
-    shared: Arc<(Mutex<PreState>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Preallocator {
-    fn spawn(dir: PathBuf, options: &QueueOptions) -> Self {
-        let shared = Arc::new((Mutex::new(PreState::default()), Condvar::new()));
-        let (size, prefault) = (options.file_size, options.prefault);
-        let worker = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("skylark-prealloc".into())
-            .spawn(move || Self::run(&worker, &dir, size, prefault))
-            .map_err(|e| tracing::error!(error = %e, "cannot start the pre-allocation thread"))
-            .ok();
-        Self { shared, thread }
-    }
-
-    fn run(shared: &(Mutex<PreState>, Condvar), dir: &Path, size: usize, prefault: bool) {
-        let (state, cv) = shared;
-        let mut st = lock(state);
-        loop {
-            if st.stop {
-                return;
-            }
-            let Some(offset) = st.wanted.filter(|_| st.ready.is_none()) else {
-                st = cv.wait(st).unwrap_or_else(PoisonError::into_inner);
-                continue;
-            };
-            st.busy = true;
-            drop(st);
-            let created = MappedFile::create(dir, offset, size, prefault);
-            st = lock(state);
-            st.busy = false;
-            if st.wanted == Some(offset) && !st.stop {
-                st.ready = Some((offset, created));
-            } else if let Ok(file) = created {
-                // Cancelled meanwhile: leave no stray file that could leave a gap.
-                let _ = file.delete();
-            }
-            cv.notify_all();
-        }
-    }
-
-    fn request(&self, offset: i64) {
-        let (state, cv) = &*self.shared;
-        let mut st = lock(state);
-        if st.wanted != Some(offset) {
-            Self::discard_ready(&mut st);
-            st.wanted = Some(offset);
-            cv.notify_all();
-        }
-    }
-
-    /// The file for `offset` if it is ready or being made (then waits for it).
-    fn take(&self, offset: i64) -> Option<Result<MappedFile>> {
-        let (state, cv) = &*self.shared;
-        let mut st = lock(state);
-        while st.wanted == Some(offset) && st.ready.is_none() && !st.stop && self.thread.is_some() {
-            st = cv.wait(st).unwrap_or_else(PoisonError::into_inner);
-        }
-        match st.ready.take() {
-            Some((at, file)) if at == offset => {
-                st.wanted = None;
-                Some(file)
-            }
-            other => {
-                st.ready = other;
-                Self::discard_ready(&mut st);
-                st.wanted = None;
-                None
-            }
-        }
-    }
-
-    fn cancel(&self) {
-        let (state, _) = &*self.shared;
-        let mut st = lock(state);
-        st.wanted = None;
-        Self::discard_ready(&mut st);
-    }
-
-    fn discard_ready(st: &mut PreState) {
-        if let Some((_, Ok(file))) = st.ready.take() {
-            let _ = file.delete();
-        }
-    }
-}
-
-impl Drop for Preallocator {
-    fn drop(&mut self) {
-        {
-            let (state, cv) = &*self.shared;
-            let mut st = lock(state);
-            st.stop = true;
-            // A ready file stays on disk, as Java leaves it; recovery cuts it off if unused.
-            cv.notify_all();
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roll_find_flush_truncate_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let q = MappedFileQueue::open(dir.path(), QueueOptions::new(4096)).unwrap();
-        assert!(q.is_empty());
-        assert_eq!((q.min_offset(), q.max_offset()), (0, 0));
-        let a = q.roll(0).unwrap();
-        a.append_with(4096, 11, |d, _| {
-            d.fill(1);
-            Ok(())
-        })
-        .unwrap();
-        let b = q.roll(4096).unwrap();
-        b.append_with(100, 12, |d, _| {
-            d.fill(2);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(q.find(4095).unwrap().from_offset(), 0);
-        assert_eq!(q.find(4096).unwrap().from_offset(), 4096);
-        assert!(q.find(8192).is_none());
-        assert!(q.find(-1).is_none());
-        assert_eq!(q.max_offset(), 4196);
-        let out = q.flush(0).unwrap();
-        assert_eq!(
-            out,
-            FlushOutcome {
-                flushed_where: 4196,
-                store_timestamp: 12
-            }
-        );
-        // The pre-allocated third file appears on disk in the background.
-        let third = dir.path().join(MappedFile::file_name(8192));
-        for _ in 0..200 {
-            if third.exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert!(third.exists());
-        q.truncate(4000, true).unwrap();
-        assert_eq!(
-            (q.max_offset(), q.flushed_where(), q.files().len()),
-            (4000, 4000, 1)
-        );
-        assert!(!third.exists(), "cancelled pre-allocation is removed");
-        drop(q);
-        let q = MappedFileQueue::open(dir.path(), QueueOptions::new(4096)).unwrap();
-        assert_eq!(q.files().len(), 1);
-        assert_eq!(q.find(0).unwrap().read(3999, 2).unwrap(), [1, 0]);
-        assert!(matches!(
-            MappedFileQueue::open(dir.path(), QueueOptions::new(8192)),
-            Err(StoreError::BadFileSize { .. })
-        ));
-    }
-
-    #[test]
-    fn gaps_are_errors_and_empty_last_file_is_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        for offset in [0, 8192] {
-            MappedFile::create(dir.path(), offset, 4096, false).unwrap();
-        }
-        let opts = QueueOptions {
-            preallocate: false,
-            ..QueueOptions::new(4096)
-        };
-        assert!(matches!(
-            MappedFileQueue::open(dir.path(), opts.clone()),
-            Err(StoreError::FileGap { expected: 4096, .. })
-        ));
-        std::fs::remove_file(dir.path().join(MappedFile::file_name(8192))).unwrap();
-        std::fs::write(dir.path().join(MappedFile::file_name(4096)), b"").unwrap();
-        std::fs::write(dir.path().join("not-a-log-file"), b"x").unwrap();
-        let q = MappedFileQueue::open(dir.path(), opts).unwrap();
-        assert_eq!(q.files().len(), 1);
-        assert!(!dir.path().join(MappedFile::file_name(4096)).exists());
-    }
-}
+mod tests;

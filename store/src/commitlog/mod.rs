@@ -49,8 +49,10 @@ pub struct CommitLogOptions {
     pub check_crc_on_recover: bool,
     /// Create the next file in the background before it is needed.
     pub preallocate: bool,
-    /// Touch every page of new files so appends never take a page fault.
+    /// Pre-fault every page of each new file (`warmMapedFileEnable`).
     pub prefault: bool,
+    /// Bytes past the write position kept resident (`warmWindowSizeCommitLog`; 0: none).
+    pub warm_window: usize,
     /// How flushes reach the disk (tests inject slow or counting ones).
     pub disk_sync: Arc<dyn DiskSync>,
     /// Checkpoint whose physicMsgTimestamp flushes advance.
@@ -68,7 +70,8 @@ impl CommitLogOptions {
             flush: FlushConfig::from_store_config(&defaults),
             check_crc_on_recover: defaults.check_crc_on_recover,
             preallocate: true,
-            prefault: true,
+            prefault: defaults.warm_maped_file_enable,
+            warm_window: defaults.warm_window_size_commit_log,
             disk_sync: Arc::new(Msync),
             checkpoint: None,
         }
@@ -80,6 +83,8 @@ impl CommitLogOptions {
             max_message_size: config.max_message_size,
             flush: FlushConfig::from_store_config(config),
             check_crc_on_recover: config.check_crc_on_recover,
+            prefault: config.warm_maped_file_enable,
+            warm_window: config.warm_window_size_commit_log,
             ..Self::new(config.commit_log_dir(), config.mapped_file_size_commit_log)
         }
     }
@@ -197,6 +202,7 @@ impl CommitLog {
                 file_size: options.file_size,
                 preallocate: options.preallocate,
                 prefault: options.prefault,
+                warm_window: options.warm_window,
                 disk_sync: Arc::clone(&options.disk_sync),
             },
         )?);
@@ -375,7 +381,7 @@ fn recover(
         })
         .or(files.first());
     let Some(start) = start else {
-        // Have the first file made (and faulted in) before the first put needs it.
+        // Have the first file made before the first put needs it.
         queue.request_next(0);
         return Ok(ScanOutcome {
             from: 0,
