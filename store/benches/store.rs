@@ -23,7 +23,10 @@
 //!   then end their process, and the parent removes the files;
 //! - `SKYLARK_BENCH_INDEX=0`: turn the IndexFile off (to attribute dispatch cost);
 //! - `SKYLARK_BENCH_AWAIT=1`: the async writer polls each put future once, as
-//!   `.await` in a task would, instead of calling `wait_blocking()`.
+//!   `.await` in a task would, instead of calling `wait_blocking()`;
+//! - `SKYLARK_BENCH_WARM_MIB`: `warmWindowSizeCommitLog` in MiB (default 16;
+//!   0 turns the warm window off);
+//! - `SKYLARK_BENCH_WARM_FILES=1`: `warmMapedFileEnable` (pre-fault whole files).
 //!
 //! Figures and the machine they came from: store/BENCHMARKS.md.
 #![allow(clippy::print_stdout)]

@@ -37,6 +37,11 @@ pub(crate) fn config(root: &Path, flush: FlushDiskType) -> MessageStoreConfig {
     c.flush_disk_type = flush;
     // Knob for attributing dispatch cost; the default keeps the index on.
     c.message_index_enable = std::env::var("SKYLARK_BENCH_INDEX").map_or(true, |v| v != "0");
+    // Knobs for the CommitLog's warm window and whole-file pre-fault.
+    if let Ok(mib) = std::env::var("SKYLARK_BENCH_WARM_MIB") {
+        c.warm_window_size_commit_log = mib.parse::<usize>().expect("SKYLARK_BENCH_WARM_MIB") << 20;
+    }
+    c.warm_maped_file_enable = std::env::var("SKYLARK_BENCH_WARM_FILES").is_ok_and(|v| v == "1");
     c
 }
 
@@ -48,9 +53,10 @@ pub(crate) fn temp_dir() -> tempfile::TempDir {
 }
 
 /// Puts one message into every queue (creating them) and waits (at most
-/// `wait`) until all of it is dispatched, then gives the pre-allocator time
-/// to fault in the next CommitLog file. Returns the time taken and whether
-/// dispatch caught up.
+/// `wait`) until all of it is dispatched, then gives the background threads
+/// time to settle (pre-allocating the next CommitLog file, warming the
+/// window or, with `SKYLARK_BENCH_WARM_FILES=1`, pre-faulting whole files).
+/// Returns the time taken and whether dispatch caught up.
 pub(crate) fn warm_up(
     store: &MessageStore,
     msgs: &[StoredMessage],
