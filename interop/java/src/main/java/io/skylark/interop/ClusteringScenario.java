@@ -16,11 +16,14 @@ import org.apache.rocketmq.common.message.MessageQueue;
  * {@code clustering}: two push consumers of one group, subscribed
  * {@code TagA || TagB} with averaged allocation, share the topic's queues
  * and receive every matching message exactly once between them, and
- * nothing else.
+ * nothing else; when one leaves, the other takes over all queues.
  */
 final class ClusteringScenario {
     private static final int COUNT = 48;
-    /** Sent round-robin; null is a message without tags. */
+    /**
+     * Each run of four consecutive sends (one per queue, round-robin) has one
+     * of these, in turn, so every queue gets every tag; null is no tag.
+     */
     private static final String[] TAGS = {"TagA", "TagB", "TagC", null};
 
     private ClusteringScenario() {}
@@ -33,7 +36,7 @@ final class ClusteringScenario {
         String group = Clients.name("GC");
         Received received = new Received();
         List<DefaultMQPushConsumer> consumers = new ArrayList<>();
-        for (String name : List.of("c1", "c2")) {
+        for (int c = 0; c < 2; c++) {
             DefaultMQPushConsumer consumer = Clients.pushConsumer(namesrv, group);
             consumer.subscribe(topic, "TagA || TagB");
             consumer.registerMessageListener(received.concurrently(consumer.getInstanceName()));
@@ -41,18 +44,18 @@ final class ClusteringScenario {
             consumers.add(consumer);
         }
         Allocation.awaitPartition(check, consumers, queues);
-        Map<String, Set<MessageQueue>> held = Allocation.snapshot(consumers);
+        Map<String, Set<MessageQueue>> held = Allocation.snapshot(consumers, topic);
 
         Set<String> expected = new HashSet<>();
         int ok = 0;
         for (int i = 0; i < COUNT; i++) {
-            String tag = TAGS[i % TAGS.length];
+            String tag = TAGS[i / 4 % TAGS.length];
             ok += producer.send(Messages.make(topic, tag, i)).getSendStatus() == SendStatus.SEND_OK ? 1 : 0;
             if ("TagA".equals(tag) || "TagB".equals(tag)) {
                 expected.add(Messages.key(topic, i));
             }
         }
-        check.equal(COUNT, ok, "sends answered SEND_OK (TagA, TagB, TagC and untagged, round-robin)");
+        check.equal(COUNT, ok, "sends answered SEND_OK (TagA, TagB, TagC and untagged on every queue)");
 
         received.awaitKeysThenQuiet(expected, Duration.ofSeconds(3));
         check.that(received.missing(expected).isEmpty(), "every TagA and TagB message was received",
@@ -82,5 +85,25 @@ final class ClusteringScenario {
         }
         check.that(strays.isEmpty(), "each consumer received only from the queues allocated to it", strays);
         received.checkBodies(check);
+
+        // One consumer leaves: the other takes over its queues and consumes what comes next.
+        DefaultMQPushConsumer leaving = consumers.get(1);
+        DefaultMQPushConsumer staying = consumers.get(0);
+        leaving.shutdown();
+        Allocation.awaitPartition(check, List.of(staying), queues);
+        Set<String> later = new HashSet<>();
+        for (int i = COUNT; i < COUNT + 8; i++) {
+            producer.send(Messages.make(topic, "TagB", i));
+            later.add(Messages.key(topic, i));
+        }
+        received.awaitKeys(later);
+        Set<String> gotLater = new HashSet<>();
+        for (Delivery d : received.byConsumer().getOrDefault(staying.getInstanceName(), List.of())) {
+            if (later.contains(d.key())) {
+                gotLater.add(d.key());
+            }
+        }
+        check.equal(later, gotLater, "after " + leaving.getInstanceName() + " left, "
+                + staying.getInstanceName() + " received every new message, from all queues");
     }
 }

@@ -1,5 +1,7 @@
 package io.skylark.interop;
 
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -117,7 +119,7 @@ final class KeysTagsScenario {
         }
         if (host.startsWith("127.")) {
             try {
-                MessageExt byOffsetId = producer.viewMessage(topic, sent.getOffsetMsgId());
+                MessageExt byOffsetId = viewByOffsetId(producer, topic, sent.getOffsetMsgId());
                 check.that(Messages.bodyMatches(key, body(byOffsetId)),
                         "view by offset message id (VIEW_MESSAGE_BY_ID) returns the message", byOffsetId);
             } catch (Exception e) {
@@ -134,6 +136,27 @@ final class KeysTagsScenario {
                     byUniqueId);
         } catch (Exception e) {
             check.fail("query by the client's message id (QUERY_MESSAGE by unique key): " + Check.describe(e));
+        }
+    }
+
+    /**
+     * VIEW_MESSAGE_BY_ID alone: the producer's own {@code viewMessage} falls
+     * back to a query by unique key, which would hide its failure. The admin
+     * call takes the id (4.x) or the topic and the id (5.x).
+     */
+    private static MessageExt viewByOffsetId(DefaultMQProducer producer, String topic, String offsetMsgId)
+            throws Exception {
+        Object admin = producer.getDefaultMQProducerImpl().getMqClientFactory().getMQAdminImpl();
+        try {
+            for (Method m : admin.getClass().getMethods()) {
+                if (m.getName().equals("viewMessage") && m.getParameterCount() == 1) {
+                    return (MessageExt) m.invoke(admin, offsetMsgId);
+                }
+            }
+            return (MessageExt) admin.getClass().getMethod("viewMessage", String.class, String.class)
+                    .invoke(admin, topic, offsetMsgId);
+        } catch (InvocationTargetException e) {
+            throw e.getCause() instanceof Exception cause ? cause : e;
         }
     }
 
