@@ -37,6 +37,35 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
     })
 }
 
+/// A free broker port and its fast (VIP) port: RocketMQ clients with the
+/// VIP channel on always dial the broker port minus 2, so that is the one
+/// picked for it.
+#[allow(clippy::panic)] // a test helper: the panic is the test's failure
+pub fn free_broker_ports() -> [u16; 2] {
+    for _ in 0..100 {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
+        let Ok(port) = listener.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        if port > 1026 && TcpListener::bind(("127.0.0.1", port - 2)).is_ok() {
+            return [port, port - 2];
+        }
+    }
+    panic!("found no free loopback port P with P-2 free too");
+}
+
+/// Free ports for a standalone: nameserver, broker, and fast = broker − 2.
+pub fn free_standalone_ports() -> [u16; 3] {
+    loop {
+        let [broker, fast] = free_broker_ports();
+        let [namesrv] = free_ports::<1>();
+        if namesrv != broker && namesrv != fast {
+            return [namesrv, broker, fast];
+        }
+    }
+}
+
 /// One run of `skylark`: its arguments, the ready line it prints, its log.
 #[derive(Debug, Clone)]
 pub struct SkylarkCommand {
@@ -328,6 +357,10 @@ mod tests {
     fn free_ports_are_distinct() {
         let [a, b, c] = free_ports::<3>();
         assert!(a != b && b != c && a != c);
+        let [namesrv, broker, fast] = free_standalone_ports();
+        assert_eq!(fast, broker - 2);
+        assert_ne!(namesrv, broker);
+        assert_ne!(namesrv, fast);
     }
 
     #[test]

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use skylark_testkit::java::{HARNESS_TIMEOUT, java_available, run_harness};
 use skylark_testkit::process::{ChildProcess, Line, StderrTo};
-use skylark_testkit::skylark::{Skylark, SkylarkCommand, free_ports, log_excerpt, start_retrying};
+use skylark_testkit::skylark::{
+    Skylark, SkylarkCommand, free_broker_ports, free_ports, free_standalone_ports, log_excerpt,
+    start_retrying,
+};
 
 /// Hang guard for one scenario run (the scenario's own guard is 300 s).
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(420);
@@ -150,7 +153,7 @@ impl Suite {
             let command = SkylarkCommand::standalone(
                 Path::new(env!("CARGO_BIN_EXE_skylark")),
                 &data,
-                free_ports::<3>(),
+                free_standalone_ports(),
                 &log,
             )
             .env("HOME", &home);
@@ -202,7 +205,7 @@ impl Suite {
                 Path::new(env!("CARGO_BIN_EXE_skylark")),
                 &conf,
                 namesrv,
-                free_ports::<2>(),
+                free_broker_ports(),
                 &data,
                 &log,
             )
