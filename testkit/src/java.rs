@@ -2,11 +2,13 @@
 //! Apache RocketMQ's own code and need a JDK and Maven.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::prerequisites::{Requirement, Tool, tools_available};
 
 /// Long enough for a first run that downloads RocketMQ's jars from Maven Central.
 pub const HARNESS_TIMEOUT: Duration = Duration::from_secs(600);
@@ -16,44 +18,30 @@ pub const HARNESS_TIMEOUT: Duration = Duration::from_secs(600);
 /// When they cannot, this panics with what to install, unless
 /// `SKYLARK_SKIP_JAVA=1` is set: then it prints a loud banner saying that
 /// `test` (which checks `checked`) is skipped, and returns false.
-#[allow(clippy::panic)] // a test helper: the panic is the test's failure
 pub fn java_available(test: &str, checked: &str) -> bool {
     let java = std::env::var_os("JAVA_HOME").map_or_else(
         || PathBuf::from("java"),
         |home| PathBuf::from(home).join("bin").join("java"),
     );
-    let missing: Vec<String> = [(java, "-version"), (PathBuf::from("mvn"), "-v")]
-        .into_iter()
-        .filter(|(tool, flag)| {
-            Command::new(tool)
-                .arg(flag)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_err()
-        })
-        .map(|(tool, _)| tool.display().to_string())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("SKYLARK_SKIP_JAVA").as_deref() == Ok("1") {
-        // Straight to the process's stderr: libtest does not capture this,
-        // so the skip shows even for a passing test.
-        let banner = "!".repeat(78);
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n{banner}\n!!! SKIPPED {test}: {missing:?} not found and SKYLARK_SKIP_JAVA=1.\n\
-             !!! {checked} is NOT being checked.\n{banner}\n"
-        );
-        return false;
-    }
-    panic!(
-        "{missing:?} not found. {test} runs Apache RocketMQ's own Java code and needs a JDK 17+ \
-         and Maven (Debian/Ubuntu: `apt-get install -y openjdk-17-jdk-headless maven`). Set \
-         SKYLARK_SKIP_JAVA=1 to skip it explicitly."
-    );
+    tools_available(
+        test,
+        checked,
+        &Requirement {
+            tools: vec![
+                Tool {
+                    program: java,
+                    version_arg: "-version",
+                },
+                Tool {
+                    program: PathBuf::from("mvn"),
+                    version_arg: "-v",
+                },
+            ],
+            skip_var: "SKYLARK_SKIP_JAVA",
+            needs: "runs Apache RocketMQ's own Java code and needs a JDK 17+ and Maven \
+                    (Debian/Ubuntu: `apt-get install -y openjdk-17-jdk-headless maven`)",
+        },
+    )
 }
 
 /// What one harness run did.
