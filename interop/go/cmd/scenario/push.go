@@ -29,8 +29,9 @@ func pushScenario(c *check, namesrv string) {
 
 	var mu sync.Mutex
 	expected := map[string]*sent{} // by msgId, TagA and TagB only
-	deliveries := map[string]int{}
-	var strays, problems []string
+	// Every delivery by msgId, judged at the end: a delivery may overtake
+	// the send's result, and so its entry in expected.
+	deliveries := map[string][]*primitive.MessageExt{}
 
 	sendBatch := func(kind string) {
 		var bad []string
@@ -55,21 +56,14 @@ func pushScenario(c *check, namesrv string) {
 	receive := func(m *primitive.MessageExt) {
 		mu.Lock()
 		defer mu.Unlock()
-		deliveries[m.MsgId]++
-		s := expected[m.MsgId]
-		switch {
-		case s == nil:
-			strays = append(strays, fmt.Sprintf("%s (tag %s, msgId %s, queue offset %d)", m.GetProperty(seqProperty), m.GetTags(), m.MsgId, m.QueueOffset))
-		case deliveries[m.MsgId] == 1:
-			problems = append(problems, compare(s, m)...)
-		}
+		deliveries[m.MsgId] = append(deliveries[m.MsgId], m)
 	}
 	// Every expected message delivered at least once.
 	allDelivered := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for id := range expected {
-			if deliveries[id] == 0 {
+			if len(deliveries[id]) == 0 {
 				return false
 			}
 		}
@@ -81,7 +75,7 @@ func pushScenario(c *check, namesrv string) {
 		defer mu.Unlock()
 		var out []string
 		for id, s := range expected {
-			if deliveries[id] == 0 {
+			if len(deliveries[id]) == 0 {
 				out = append(out, s.seq)
 			}
 		}
@@ -106,20 +100,24 @@ func pushScenario(c *check, namesrv string) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	var dups []string
-	for id, n := range deliveries {
-		if n > 1 {
-			seq := "?"
-			if s := expected[id]; s != nil {
-				seq = s.seq
-			}
-			dups = append(dups, fmt.Sprintf("%s delivered %d times", seq, n))
-		}
-	}
+	var dups, strays, problems []string
 	total := 0
-	for _, n := range deliveries {
-		total += n
+	for id, got := range deliveries {
+		total += len(got)
+		s := expected[id]
+		if s == nil {
+			m := got[0]
+			strays = append(strays, fmt.Sprintf("%s (tag %s, msgId %s, queue offset %d)",
+				m.GetProperty(seqProperty), m.GetTags(), m.MsgId, m.QueueOffset))
+			continue
+		}
+		if len(got) > 1 {
+			dups = append(dups, fmt.Sprintf("%s delivered %d times", s.seq, len(got)))
+		}
+		problems = append(problems, compare(s, got[0])...)
 	}
+	sort.Strings(dups)
+	sort.Strings(strays)
 	report(c, dups, "each of the %d TagA/TagB messages delivered exactly once (%d deliveries in all)", len(expected), total)
 	report(c, strays, "no TagC or unknown message delivered")
 	report(c, problems, "delivered messages as sent: body, tags, keys, property, ids, queue, offsets, store host, body CRC")
