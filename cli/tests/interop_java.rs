@@ -11,7 +11,8 @@
 //! servers of its own on free ports; a failure shows the scenario's output
 //! and the servers' logs (`RUST_LOG=debug`, or `SKYLARK_TEST_RUST_LOG`).
 //! `SKYLARK_INTEROP_CLIENTS=4` (or `5`) runs one client only;
-//! `SKYLARK_INTEROP_LOG_DIR=DIR` keeps the logs.
+//! `SKYLARK_INTEROP_LOG_DIR=DIR` keeps the logs; `SKYLARK_INTEROP_VERBOSE=1`
+//! prints every scenario's output (with `--nocapture`).
 //!
 //! Needs a JDK 17+ and Maven (Debian: `apt-get install -y
 //! openjdk-17-jdk-headless maven`); without them these tests fail, unless

@@ -330,6 +330,11 @@ impl Suite {
         for failure in &self.driver_failures {
             let _ = writeln!(summary, "FAIL driver: {failure}");
         }
+        if std::env::var_os("SKYLARK_INTEROP_VERBOSE").is_some() {
+            for run in &self.runs {
+                eprintln!("----- {} -----\n{}", run.what, run.stdout);
+            }
+        }
         eprintln!("interop {}:\n{summary}", self.test);
         let failed = self.runs.iter().filter(|r| !r.passed).count() + self.driver_failures.len();
         if failed == 0 {

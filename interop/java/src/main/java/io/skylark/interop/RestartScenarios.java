@@ -5,13 +5,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.client.producer.SendCallback;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.MessageQueue;
@@ -25,6 +31,8 @@ final class RestartScenarios {
     private static final int QUEUES = 4;
     /** Messages sent after the restart to a group whose offsets must have survived. */
     private static final int MORE = 20;
+    /** Async sends kept outstanding by produce-until-killed, so that the kill lands among writes. */
+    private static final int IN_FLIGHT = 32;
 
     private RestartScenarios() {}
 
@@ -100,10 +108,11 @@ final class RestartScenarios {
     }
 
     /**
-     * {@code produce-until-killed TOPIC KILL_AFTER ACKED_FILE}: sends until
-     * KILL_AFTER sends are acknowledged, prints {@code KILL standalone}, and
-     * keeps sending while the driver kills the broker, until sends fail.
-     * Writes {@code attempted=N} and then every acknowledged key to ACKED_FILE.
+     * {@code produce-until-killed TOPIC KILL_AFTER ACKED_FILE}: keeps
+     * {@link #IN_FLIGHT} async sends outstanding; once KILL_AFTER are
+     * acknowledged prints {@code KILL standalone} and keeps sending while the
+     * driver kills the broker, until sends fail. Writes {@code attempted=N}
+     * and then every acknowledged key to ACKED_FILE.
      */
     static void produceUntilKilled(Check check, String namesrv, List<String> args) throws Exception {
         String topic = arg(args, 0, "TOPIC");
@@ -112,46 +121,65 @@ final class RestartScenarios {
         DefaultMQProducer producer = Clients.producer(namesrv);
         Admin.createTopic(check, producer, topic, QUEUES);
 
-        List<String> acked = new ArrayList<>();
-        List<String> failures = new ArrayList<>();
-        int ackedAfterKill = 0;
-        long killedAt = 0;
-        int consecutiveFailures = 0;
+        List<String> acked = Collections.synchronizedList(new ArrayList<>());
+        List<String> refused = Collections.synchronizedList(new ArrayList<>());
+        AtomicInteger failures = new AtomicInteger();
+        AtomicInteger ackedAfterKill = new AtomicInteger();
+        AtomicBoolean killed = new AtomicBoolean();
+        Semaphore window = new Semaphore(IN_FLIGHT);
+        long deadline = System.nanoTime() + Wait.SETTLE.toNanos();
         int i = 0;
-        for (; consecutiveFailures < 3; i++) {
-            if (killedAt == 0 && acked.size() == killAfter) {
+        while (failures.get() < 3 && System.nanoTime() < deadline) {
+            if (!killed.get() && acked.size() >= killAfter) {
                 Log.out("KILL standalone");
-                killedAt = System.nanoTime();
+                killed.set(true);
+                deadline = System.nanoTime() + Wait.SETTLE.toNanos();
             }
-            if (killedAt != 0 && System.nanoTime() - killedAt > Wait.SETTLE.toNanos()) {
-                break;
+            if (!window.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+                continue;
             }
+            String key = Messages.key(topic, i);
+            SendCallback callback = new SendCallback() {
+                @Override
+                public void onSuccess(SendResult result) {
+                    if (result.getSendStatus() == SendStatus.SEND_OK) {
+                        acked.add(key);
+                        ackedAfterKill.addAndGet(killed.get() ? 1 : 0);
+                    } else {
+                        refused.add(key + ": " + result.getSendStatus());
+                    }
+                    window.release();
+                }
+
+                @Override
+                public void onException(Throwable error) {
+                    if (killed.get()) {
+                        failures.incrementAndGet();
+                    } else {
+                        refused.add(key + ": " + Check.describe(error));
+                    }
+                    window.release();
+                }
+            };
             try {
-                SendResult result = producer.send(Messages.make(topic, "TagK", i));
-                if (result.getSendStatus() == SendStatus.SEND_OK) {
-                    acked.add(Messages.key(topic, i));
-                    ackedAfterKill += killedAt != 0 ? 1 : 0;
-                    consecutiveFailures = 0;
-                } else {
-                    failures.add(i + ": " + result.getSendStatus());
-                }
+                producer.send(Messages.make(topic, "TagK", i++), callback);
             } catch (Exception e) {
-                if (killedAt == 0) {
-                    failures.add(i + ": " + Check.describe(e));
-                    check.fail("send " + i + " failed before the kill: " + Check.describe(e));
-                    break;
-                }
-                consecutiveFailures++;
+                callback.onException(e);
             }
         }
+        boolean settled = window.tryAcquire(IN_FLIGHT, Wait.DELIVERY.toSeconds(), TimeUnit.SECONDS);
+        check.that(settled, "every send called back", IN_FLIGHT - window.availablePermits() + " outstanding");
         List<String> lines = new ArrayList<>();
         lines.add("attempted=" + i);
-        lines.addAll(acked);
+        synchronized (acked) {
+            lines.addAll(acked);
+        }
         Files.write(ackedFile, lines, StandardCharsets.UTF_8);
         Log.step("attempted " + i + " sends, " + acked.size() + " acknowledged (" + ackedAfterKill
-                + " after printing KILL); not SEND_OK: " + failures);
-        check.that(killedAt != 0, killAfter + " sends acknowledged before the kill", acked.size());
-        check.that(consecutiveFailures >= 3, "sends fail once the broker is killed",
+                + " after printing KILL)");
+        check.that(killed.get(), killAfter + " sends acknowledged before the kill", acked.size());
+        check.that(refused.isEmpty(), "no send failed before the kill", refused);
+        check.that(failures.get() >= 3, "sends fail once the broker is killed",
                 "still sending " + Wait.SETTLE + " after KILL");
     }
 
