@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::lenient::{java_enum, java_enum_opt, nullable};
+use super::lenient::{int_set, java_enum, java_enum_opt, nullable};
 
 /// How a consumer gets messages (`ConsumeType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,8 +130,8 @@ pub struct ConsumerData {
 pub struct SubscriptionData {
     /// Legacy class filter.
     pub class_filter_mode: bool,
-    /// Java `String.hashCode` of each tag.
-    #[serde(deserialize_with = "nullable")]
+    /// Java `String.hashCode` of each tag (numbers, or strings holding them).
+    #[serde(deserialize_with = "int_set")]
     pub code_set: BTreeSet<i32>,
     /// [`Self::EXPRESSION_TAG`] or [`Self::EXPRESSION_SQL92`].
     #[serde(deserialize_with = "nullable")]
@@ -272,6 +272,23 @@ mod tests {
         ] {
             assert!(HeartbeatData::decode(doc).is_err());
         }
+    }
+
+    #[test]
+    fn code_set_accepts_numeric_strings_as_fastjson_does() {
+        let doc = br#"{"consumerDataSet":[{"subscriptionDataSet":[{"codeSet":["2598919",2598920,null]}]}]}"#;
+        // A null element is not an integer either.
+        assert!(HeartbeatData::decode(doc).is_err());
+        let doc =
+            br#"{"consumerDataSet":[{"subscriptionDataSet":[{"codeSet":["2598919",2598920]}]}]}"#;
+        let hb = HeartbeatData::decode(doc).unwrap();
+        let codes = &hb.consumer_data_set[0].subscription_data_set[0].code_set;
+        assert_eq!(
+            codes.iter().copied().collect::<Vec<_>>(),
+            [2_598_919, 2_598_920]
+        );
+        let doc = br#"{"consumerDataSet":[{"subscriptionDataSet":[{"codeSet":null}]}]}"#;
+        assert!(HeartbeatData::decode(doc).is_ok());
     }
 
     #[test]

@@ -20,6 +20,32 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// A `Set<Integer>` as fastjson reads it: `null` is empty, and each element
+/// is a number or a string holding one (the Go client writes a
+/// subscription's `codeSet` as strings). Anything else is an error.
+pub(crate) fn int_set<'de, D>(d: D) -> Result<std::collections::BTreeSet<i32>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Int {
+        Number(i32),
+        Text(String),
+    }
+    let items = Option::<Vec<Int>>::deserialize(d)?.unwrap_or_default();
+    items
+        .into_iter()
+        .map(|item| match item {
+            Int::Number(n) => Ok(n),
+            Int::Text(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| de::Error::custom(format!("{s:?} is not an integer"))),
+        })
+        .collect()
+}
+
 /// A Java enum: constants in ordinal order, written by name.
 pub(crate) trait JavaEnum: Sized + Copy + 'static {
     /// Every constant with its Java name, in declaration (ordinal) order.
