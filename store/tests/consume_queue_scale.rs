@@ -188,3 +188,56 @@ fn readers_see_a_consistent_prefix_while_a_writer_appends() {
     }
     assert!(store.live_mappings() <= 2);
 }
+
+/// With every mapping taken, a queue without one appends with `pwrite`
+/// instead of evicting another tail on every entry (which made dispatch
+/// over 100,000 queues crawl at a few thousand entries a second), and a
+/// queue that keeps being written claims a mapping after 64 such appends.
+#[test]
+fn a_full_budget_is_not_remapped_on_every_append() {
+    let tmp = TempDir::new().unwrap();
+    let config = ConsumeQueueConfig {
+        file_size: 1_000 * CQ_ENTRY_SIZE,
+        max_mapped_tails: 4,
+    };
+    let root = tmp.path().join("consumequeue");
+    let store = ConsumeQueueStore::open(&root, config).unwrap();
+    for n in 0..20 {
+        for q in 0..100 {
+            store.append("R", q, n, entry(q, n)).unwrap();
+        }
+    }
+    // The first four queues took the four places; nobody was evicted.
+    assert_eq!(store.mappings_made(), 4);
+    assert_eq!(store.live_mappings(), 4);
+    // A busy queue earns a place, then writes through its mapping.
+    for n in 20..200 {
+        store.append("R", 50, n, entry(50, n)).unwrap();
+    }
+    assert_eq!(store.mappings_made(), 5);
+    assert!(store.live_mappings() <= 4);
+    let unflushed = store.queue("R", 99).unwrap().oldest_unflushed();
+    assert_eq!(
+        unflushed,
+        entry(99, 0).phys_offset,
+        "pwrite entries await a flush"
+    );
+    store.flush_all().unwrap();
+    assert_eq!(store.queue("R", 99).unwrap().oldest_unflushed(), i64::MAX);
+    for q in [0, 3, 4, 50, 99] {
+        let cq = store.queue("R", q).unwrap();
+        let n = if q == 50 { 200 } else { 20 };
+        assert_eq!(
+            read_all(&cq, 0),
+            (0..n).map(|i| entry(q, i)).collect::<Vec<_>>()
+        );
+    }
+    drop(store);
+    let store = ConsumeQueueStore::open(&root, config).unwrap();
+    for q in 0..100 {
+        let n = if q == 50 { 200 } else { 20 };
+        let cq = store.queue("R", q).unwrap();
+        assert_eq!((cq.min_offset(), cq.max_offset()), (0, n), "R/{q}");
+        assert_eq!(cq.get(n - 1).unwrap(), Some(entry(q, n - 1)));
+    }
+}

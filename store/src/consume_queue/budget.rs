@@ -13,8 +13,8 @@
 //! holding a slot lock takes another lock, so eviction cannot deadlock.
 
 use std::fs::File;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -34,6 +34,11 @@ pub(super) struct MapBudget {
     ring: Mutex<Ring>,
     /// Mappings currently alive (a gauge for tests and metrics).
     live: Arc<AtomicUsize>,
+    /// Mappings made since the budget was created (a gauge of churn).
+    made: AtomicU64,
+    /// Whether the ring holds `cap` slots (written under the ring lock), so
+    /// an append can tell without taking it whether a mapping would evict.
+    full: AtomicBool,
 }
 
 /// The CLOCK ring.
@@ -52,7 +57,19 @@ impl MapBudget {
             cap: cap.max(1),
             ring: Mutex::new(Ring::default()),
             live: Arc::new(AtomicUsize::new(0)),
+            full: AtomicBool::new(false),
+            made: AtomicU64::new(0),
         }
+    }
+
+    /// Mappings made so far.
+    pub(super) fn made(&self) -> u64 {
+        self.made.load(Ordering::Relaxed)
+    }
+
+    /// Whether every place is taken: admitting another slot evicts one.
+    pub(super) fn is_full(&self) -> bool {
+        self.full.load(Ordering::Relaxed)
     }
 
     /// Mappings alive now.
@@ -77,6 +94,8 @@ impl MapBudget {
             slot.in_ring.store(true, Ordering::Relaxed);
             if ring.slots.len() < self.cap {
                 ring.slots.push(Arc::clone(slot));
+                self.full
+                    .store(ring.slots.len() >= self.cap, Ordering::Relaxed);
                 return;
             }
             // Two sweeps clear every referenced bit, so this always picks.
@@ -103,6 +122,7 @@ impl MapBudget {
             if slot.in_ring.swap(false, Ordering::Relaxed) {
                 ring.slots.retain(|s| !Arc::ptr_eq(s, slot));
                 ring.hand = 0;
+                self.full.store(false, Ordering::Relaxed);
             }
         }
         slot.unmap();
@@ -119,6 +139,7 @@ impl MapBudget {
         let map = MmapOptions::new().len(len).map_raw(&*file)?;
         advise_random(&map, &path);
         self.live.fetch_add(1, Ordering::Relaxed);
+        self.made.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(TailMap {
             start,
             path,
@@ -210,6 +231,9 @@ pub(super) struct TailSlot {
     in_ring: AtomicBool,
 }
 
+/// The page size the flush rules count in.
+const PAGE: usize = 4096;
+
 /// Nothing unflushed: the "oldest unflushed entry" of a clean queue.
 pub(super) const NONE_UNFLUSHED: i64 = i64::MAX;
 
@@ -238,6 +262,12 @@ pub(super) struct SlotState {
     /// CommitLog offset of the oldest entry in `pending_sync`'s files
     /// ([`NONE_UNFLUSHED`] if none).
     pub(super) pending_from: i64,
+    /// Bytes written to `pending_sync`'s files since their last `fsync`
+    /// (the page rule of regular rounds applies to them too).
+    pub(super) pending_bytes: usize,
+    /// Appends written with `pwrite` since the queue last got a mapping
+    /// (see `ConsumeQueue::write_tail`).
+    pub(super) unmapped_writes: u32,
 }
 
 impl Default for SlotState {
@@ -250,6 +280,8 @@ impl Default for SlotState {
             dirty_from: NONE_UNFLUSHED,
             pending_sync: Vec::new(),
             pending_from: NONE_UNFLUSHED,
+            pending_bytes: 0,
+            unmapped_writes: 0,
         }
     }
 }
@@ -292,29 +324,38 @@ impl SlotState {
     /// boundaries (Java's `(wrote / PAGE) - (flushed / PAGE) >= leastPages`);
     /// any dirt counts when `least_pages` is 0.
     pub(super) fn dirty_enough(&self, least_pages: usize) -> bool {
-        const PAGE: usize = 4096;
         self.dirty
             && (least_pages == 0
                 || (self.dirty_hi / PAGE).saturating_sub(self.dirty_lo / PAGE) >= least_pages)
+    }
+
+    /// Whether the pending files hold at least `least_pages` pages written
+    /// since their last `fsync`; any file counts when `least_pages` is 0.
+    pub(super) fn pending_enough(&self, least_pages: usize) -> bool {
+        !self.pending_sync.is_empty()
+            && (least_pages == 0 || self.pending_bytes / PAGE >= least_pages)
     }
 
     /// Drops the mapping, remembering its file for the next flush if dirty.
     pub(super) fn drop_map(&mut self) {
         if let Some(old) = self.map.take() {
             if self.dirty {
-                self.add_pending(old.path.clone(), self.dirty_from);
+                let bytes = self.dirty_hi.saturating_sub(self.dirty_lo);
+                self.add_pending(&old.path, self.dirty_from, bytes);
             }
             self.dirty = false;
             self.dirty_from = NONE_UNFLUSHED;
         }
     }
 
-    /// Remembers `path` for the next flush, once; it holds entries from
-    /// CommitLog offset `from` on ([`NONE_UNFLUSHED`]: none, e.g. zeroing).
-    pub(super) fn add_pending(&mut self, path: PathBuf, from: i64) {
+    /// Remembers `path` for the next flush, once: `bytes` were written to it
+    /// holding entries from CommitLog offset `from` on ([`NONE_UNFLUSHED`]:
+    /// none, e.g. zeroing). Allocates only for a file not pending yet.
+    pub(super) fn add_pending(&mut self, path: &Path, from: i64, bytes: usize) {
         self.pending_from = self.pending_from.min(from);
-        if !self.pending_sync.contains(&path) {
-            self.pending_sync.push(path);
+        self.pending_bytes = self.pending_bytes.saturating_add(bytes);
+        if !self.pending_sync.iter().any(|p| p == path) {
+            self.pending_sync.push(path.to_path_buf());
         }
     }
 

@@ -21,13 +21,15 @@ impl ConsumeQueue {
     /// With `least_pages` 0, [`Self::flush`]. Otherwise (the flusher's
     /// regular rounds, `flushConsumeQueueLeastPages`) `msync`s the tail
     /// mapping only if its unflushed range spans at least `least_pages`
-    /// pages, and leaves files written another way for a thorough flush.
+    /// pages, and `fsync`s the files written another way (`pwrite`, or
+    /// through a mapping since evicted) only once that many pages went to
+    /// them.
     ///
     /// What it takes to sync is cleared before the I/O and put back if the
     /// I/O fails, so an append racing with the flush is never counted as
     /// flushed: it marks the slot dirty again after the snapshot.
     pub fn flush_least(&self, least_pages: usize) -> Result<()> {
-        let (map, map_from, pending, pending_from) = {
+        let (map, map_from, pending, pending_from, pending_bytes) = {
             let mut s = lock(&self.slot.state);
             let (map, map_from) = if s.dirty_enough(least_pages) {
                 s.dirty = false;
@@ -36,13 +38,14 @@ impl ConsumeQueue {
             } else {
                 (None, NONE_UNFLUSHED)
             };
-            let (pending, pending_from) = if least_pages == 0 {
+            let (pending, pending_from, pending_bytes) = if s.pending_enough(least_pages) {
                 let from = std::mem::replace(&mut s.pending_from, NONE_UNFLUSHED);
-                (std::mem::take(&mut s.pending_sync), from)
+                let bytes = std::mem::take(&mut s.pending_bytes);
+                (std::mem::take(&mut s.pending_sync), from, bytes)
             } else {
-                (Vec::new(), NONE_UNFLUSHED)
+                (Vec::new(), NONE_UNFLUSHED, 0)
             };
-            (map, map_from, pending, pending_from)
+            (map, map_from, pending, pending_from, pending_bytes)
         };
         let mut result = Ok(());
         let mut map_failed = false;
@@ -73,11 +76,11 @@ impl ConsumeQueue {
                     s.mark_dirty(0, m.len(), map_from);
                 } else {
                     // Unmapped since: its file is synced by path now.
-                    s.add_pending(m.path.clone(), map_from);
+                    s.add_pending(&m.path, map_from, m.len());
                 }
             }
-            for path in failed {
-                s.add_pending(path, pending_from);
+            for path in &failed {
+                s.add_pending(path, pending_from, pending_bytes);
             }
         }
         result

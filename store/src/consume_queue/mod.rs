@@ -26,6 +26,7 @@ mod flush;
 mod queue;
 mod scan;
 mod store;
+mod write;
 
 use std::io;
 use std::path::PathBuf;

@@ -37,7 +37,7 @@ pub struct ConsumeQueue {
     /// Bytes per file, a multiple of 20.
     pub(super) file_size: i64,
     /// The store's mapping budget.
-    budget: Arc<MapBudget>,
+    pub(super) budget: Arc<MapBudget>,
     /// This queue's place in the budget.
     pub(super) slot: Arc<TailSlot>,
     /// Files and offsets.
@@ -56,6 +56,9 @@ pub(super) struct State {
     pub(super) min_logical: i64,
     /// End (`offset + size`) of the last entry in the commit log, or -1.
     pub(super) max_phys: i64,
+    /// The last file written with `pwrite` and its path, so unmapped
+    /// appends do not build the path each time.
+    pub(super) tail_path: Option<(i64, PathBuf)>,
 }
 
 impl Default for State {
@@ -65,6 +68,7 @@ impl Default for State {
             write_pos: 0,
             min_logical: 0,
             max_phys: -1,
+            tail_path: None,
         }
     }
 }
@@ -333,7 +337,7 @@ impl ConsumeQueue {
         let seg = pos - pos % self.file_size;
         self.ensure_segment(st, seg)?;
         let off = usize::try_from(pos - seg).map_err(|_| ConsumeQueueError::BadOffset(pos))?;
-        self.write_mapped(seg, off, bytes, from)
+        self.write_tail(st, seg, off, bytes, from)
     }
 
     /// Makes `seg` the last file, creating it if needed.
@@ -373,53 +377,6 @@ impl ConsumeQueue {
         Ok(())
     }
 
-    /// Copies `bytes` to `off` in the tail file `seg` through its mapping,
-    /// (re)mapping it within the budget if needed.
-    fn write_mapped(&self, seg: i64, off: usize, bytes: &[u8], from: i64) -> Result<()> {
-        let out_of_bounds = || ConsumeQueueError::Corrupt {
-            path: self.path_of(seg),
-            reason: format!("write of {} bytes at {off} past the file end", bytes.len()),
-        };
-        loop {
-            {
-                let mut s = lock(&self.slot.state);
-                if let Some(m) = s.map.as_ref().filter(|m| m.start == seg) {
-                    if !m.write(off, bytes) {
-                        return Err(out_of_bounds());
-                    }
-                    s.mark_dirty(off, bytes.len(), from);
-                    self.slot.touch();
-                    return Ok(());
-                }
-            }
-            self.budget.admit(&self.slot);
-            let path = self.path_of(seg);
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(|e| ConsumeQueueError::io(&path, e))?;
-            let len = usize::try_from(self.file_size)
-                .map_err(|_| ConsumeQueueError::Config("file_size"))?;
-            let map = self
-                .budget
-                .map(seg, path.clone(), Arc::new(file), len)
-                .map_err(|e| ConsumeQueueError::io(&path, e))?;
-            let mut s = lock(&self.slot.state);
-            // An eviction may have raced with us since admission; then the
-            // mapping must not outlive its place in the budget: retry.
-            if self.slot.in_ring() {
-                s.drop_map();
-                if !map.write(off, bytes) {
-                    return Err(out_of_bounds());
-                }
-                s.map = Some(map);
-                s.mark_dirty(off, bytes.len(), from);
-                return Ok(());
-            }
-        }
-    }
-
     /// Writes zeros over logical bytes `[from, to)` of file `seg` with
     /// `pwrite` (coherent with the mapping through the page cache).
     pub(super) fn zero_range(&self, seg: i64, from: i64, to: i64) -> Result<()> {
@@ -435,7 +392,7 @@ impl ConsumeQueue {
         let off = u64::try_from(from - seg).map_err(|_| ConsumeQueueError::BadOffset(from))?;
         file.write_all_at(&zeros, off)
             .map_err(|e| ConsumeQueueError::io(&path, e))?;
-        lock(&self.slot.state).add_pending(path, NONE_UNFLUSHED);
+        lock(&self.slot.state).add_pending(&path, NONE_UNFLUSHED, zeros.len());
         Ok(())
     }
 

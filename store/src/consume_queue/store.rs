@@ -156,6 +156,12 @@ impl ConsumeQueueStore {
         self.budget.live()
     }
 
+    /// Tail mappings made since open: about one per queue when the budget
+    /// fits them all; many more means tails keep being evicted.
+    pub fn mappings_made(&self) -> u64 {
+        self.budget.made()
+    }
+
     /// The cap on mapped tail files.
     pub fn max_mapped_tails(&self) -> usize {
         self.budget.cap()
