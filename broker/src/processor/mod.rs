@@ -10,6 +10,7 @@ mod admin;
 mod client;
 mod offset;
 mod pull;
+mod query;
 mod send;
 
 use skylark_protocol::{CommandHeader, RemotingCommand, RequestCode, ResponseCode};
@@ -38,10 +39,12 @@ impl Broker {
             RequestCode::SEND_MESSAGE
             | RequestCode::SEND_MESSAGE_V2
             | RequestCode::SEND_BATCH_MESSAGE => self.send_message(conn, &request).await.map(Some),
-            // A pull with a body answers itself (its records go out without a copy).
+            // Pulls and queries with records answer themselves (the records go out uncopied).
             RequestCode::PULL_MESSAGE | RequestCode::LITE_PULL_MESSAGE => {
                 self.pull_message(conn, &request).await
             }
+            RequestCode::QUERY_MESSAGE => self.query_message(conn, &request).await,
+            RequestCode::VIEW_MESSAGE_BY_ID => self.view_message_by_id(conn, &request).await,
             _ => self
                 .try_handle_offset(conn, &request)
                 .or_else(|| self.try_handle_client(conn, &request))

@@ -95,6 +95,17 @@ impl TestBroker {
         if !tags.is_empty() {
             properties.set_tags(tags);
         }
+        self.send_with(topic, queue_id, properties, body).await
+    }
+
+    /// SEND_MESSAGE_V2 of one message with `properties` (plus `WAIT`).
+    pub(crate) async fn send_with(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        mut properties: Properties,
+        body: &[u8],
+    ) -> RemotingCommand {
         properties.insert("WAIT", "true");
         let header = SendMessageRequestHeaderV2 {
             producer_group: "PG".into(),
