@@ -5,9 +5,10 @@
 
 use std::fs::File;
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::budget::{NONE_UNFLUSHED, lock};
+use super::budget::{NONE_UNFLUSHED, TailMap, lock};
 use super::queue::ConsumeQueue;
 use super::{ConsumeQueueError, Result};
 
@@ -86,10 +87,67 @@ impl ConsumeQueue {
         result
     }
 
+    /// Whether anything of this queue awaits a sync.
+    pub(super) fn needs_flush(&self) -> bool {
+        let s = lock(&self.slot.state);
+        s.dirty_enough(0) || s.pending_enough(0)
+    }
+
     /// CommitLog offset of the oldest entry of this queue that no flush has
     /// made durable yet (`i64::MAX` if none). Entries appended after this
     /// call are not counted.
     pub fn oldest_unflushed(&self) -> i64 {
         lock(&self.slot.state).oldest_unflushed()
+    }
+}
+
+/// What a queue had to sync, taken for one filesystem-wide sync (see
+/// `ConsumeQueueStore::flush_round`) and put back if that fails.
+#[derive(Debug)]
+pub(super) struct Unflushed {
+    /// The dirty mapping and its oldest entry.
+    map: Option<(Arc<TailMap>, i64)>,
+    /// The pending files, their oldest entry and their bytes.
+    pending: Vec<PathBuf>,
+    pending_from: i64,
+    pending_bytes: usize,
+}
+
+impl ConsumeQueue {
+    /// Takes everything this queue has to sync, as a flush does before its
+    /// I/O; `None` if it has nothing.
+    pub(super) fn take_unflushed(&self) -> Option<Unflushed> {
+        let mut s = lock(&self.slot.state);
+        if !s.dirty_enough(0) && !s.pending_enough(0) {
+            return None;
+        }
+        let map = if s.dirty_enough(0) {
+            s.dirty = false;
+            let from = std::mem::replace(&mut s.dirty_from, NONE_UNFLUSHED);
+            s.map.clone().map(|m| (m, from))
+        } else {
+            None
+        };
+        Some(Unflushed {
+            map,
+            pending: std::mem::take(&mut s.pending_sync),
+            pending_from: std::mem::replace(&mut s.pending_from, NONE_UNFLUSHED),
+            pending_bytes: std::mem::take(&mut s.pending_bytes),
+        })
+    }
+
+    /// Puts back what [`Self::take_unflushed`] took, after a failed sync.
+    pub(super) fn restore_unflushed(&self, u: Unflushed) {
+        let mut s = lock(&self.slot.state);
+        if let Some((m, from)) = u.map {
+            if s.map.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, &m)) {
+                s.mark_dirty(0, m.len(), from);
+            } else {
+                s.add_pending(&m.path, from, m.len());
+            }
+        }
+        for path in &u.pending {
+            s.add_pending(path, u.pending_from, u.pending_bytes);
+        }
     }
 }

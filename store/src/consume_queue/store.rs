@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -167,9 +168,13 @@ impl ConsumeQueueStore {
         self.budget.cap()
     }
 
-    /// Flushes every queue; returns the first error after trying them all.
+    /// Flushes every queue (a thorough [`Self::flush_round`]); returns the
+    /// first error after trying them all.
     pub fn flush_all(&self) -> Result<()> {
-        self.for_each(|q| q.flush())
+        match self.flush_round(0, i64::MIN, 0).error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// The flusher's regular round: flushes only the queues with at least
@@ -195,6 +200,9 @@ impl ConsumeQueueStore {
     /// made meanwhile only add entries past what the caller had dispatched
     /// before the round, so the minimum of it and that offset is a sound
     /// mark. Failed flushes keep their entries counted as unflushed.
+    ///
+    /// A thorough round over [`SYNCFS_AT`] queues or more that need a sync
+    /// makes them durable with one `syncfs` instead.
     pub fn flush_round(
         &self,
         least_pages: usize,
@@ -202,6 +210,11 @@ impl ConsumeQueueStore {
         max_forced: usize,
     ) -> FlushRound {
         let queues = self.queues();
+        if least_pages == 0 {
+            if let Some(round) = self.flush_by_syncfs(&queues) {
+                return round;
+            }
+        }
         let mut error = None;
         let mut lagging = Vec::new();
         for q in &queues {
@@ -232,6 +245,47 @@ impl ConsumeQueueStore {
             forced: lagging.len(),
             error,
         }
+    }
+
+    /// A thorough round as one `syncfs` of the filesystem, if at least
+    /// [`SYNCFS_AT`] queues need a sync (`None`, having done nothing, if
+    /// fewer do). What each queue has to sync is taken before the sync and
+    /// put back if it fails, as [`ConsumeQueue::flush_least`] does.
+    fn flush_by_syncfs(&self, queues: &[Arc<ConsumeQueue>]) -> Option<FlushRound> {
+        if queues.iter().filter(|q| q.needs_flush()).count() < SYNCFS_AT {
+            return None;
+        }
+        let taken: Vec<_> = queues
+            .iter()
+            .filter_map(|q| q.take_unflushed().map(|u| (q, u)))
+            .collect();
+        let synced = std::fs::File::open(&self.root).and_then(|dir| {
+            // SAFETY: `dir` is an open descriptor for the call's duration.
+            if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        });
+        let error = match synced {
+            Ok(()) => None,
+            Err(e) => {
+                for (q, u) in taken {
+                    q.restore_unflushed(u);
+                }
+                Some(ConsumeQueueError::io(&self.root, e))
+            }
+        };
+        let oldest_unflushed = queues
+            .iter()
+            .map(|q| q.oldest_unflushed())
+            .min()
+            .unwrap_or(i64::MAX);
+        Some(FlushRound {
+            oldest_unflushed,
+            forced: 0,
+            error,
+        })
     }
 
     /// Truncates every queue at commit-log offset `phys_offset`
@@ -313,6 +367,14 @@ impl ConsumeQueueStore {
         first
     }
 }
+
+/// Dirty queues from which a thorough round syncs the whole filesystem
+/// (`syncfs`) instead of each queue's files: one `fsync` of a freshly
+/// written sparse file costs a journal commit, and 100,000 of them kept a
+/// shutdown busy for over ten seconds. `syncfs` also writes whatever else is
+/// dirty on that filesystem (the CommitLog's unflushed tail, which its own
+/// flusher writes anyway, and anything unrelated stored there).
+const SYNCFS_AT: usize = 1_024;
 
 /// What [`ConsumeQueueStore::flush_round`] did.
 #[derive(Debug)]
@@ -444,6 +506,39 @@ mod tests {
         assert_eq!(store.flush_round(2, 0, 256).oldest_unflushed, 300);
         let round = store.flush_round(0, i64::MIN, 0);
         assert_eq!((round.oldest_unflushed, round.forced), (nothing, 0));
+    }
+
+    /// A thorough round over many dirty queues syncs them all at once and
+    /// leaves nothing counted as unflushed; a small one still syncs queue by
+    /// queue. (That `syncfs` reaches the disk is the kernel's to keep.)
+    #[test]
+    fn a_thorough_round_over_many_queues_syncs_the_filesystem_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ConsumeQueueConfig {
+            file_size: 100 * 20,
+            max_mapped_tails: 16,
+        };
+        let store = ConsumeQueueStore::open(dir.path(), config).unwrap();
+        let n = SYNCFS_AT as i32 + 10;
+        for q in 0..n {
+            store
+                .append("Many", q, 0, entry(1_000 + i64::from(q)))
+                .unwrap();
+        }
+        let taken = store.queues().iter().filter(|q| q.needs_flush()).count();
+        assert_eq!(taken, n as usize);
+        assert!(store.flush_by_syncfs(&store.queues()[..10]).is_none());
+        let round = store.flush_round(0, i64::MIN, 0);
+        assert!(round.error.is_none());
+        assert_eq!(round.oldest_unflushed, i64::MAX);
+        assert!(store.queues().iter().all(|q| !q.needs_flush()));
+        // Appends after the sync count again.
+        store.append("Many", 7, 1, entry(9_999)).unwrap();
+        assert_eq!(store.flush_round(2, i64::MIN, 0).oldest_unflushed, 9_999);
+        for q in [0, 7, n - 1] {
+            let cq = store.queue("Many", q).unwrap();
+            assert_eq!(cq.get(0).unwrap(), Some(entry(1_000 + i64::from(q))));
+        }
     }
 
     #[test]
