@@ -12,6 +12,8 @@
 //!   `16,10000,100000`);
 //! - `SKYLARK_BENCH_WRITERS`: writer counts of the sync runs (default `1,16,256`);
 //! - `SKYLARK_BENCH_RECOVERY_MIB`: CommitLog written before the crash (default 1024);
+//! - `SKYLARK_BENCH_RECOVERY_SETTLE_MS`: how long after dispatch caught up
+//!   the recovery run crashes (default 1500, a flush round later; 0: at once);
 //! - `SKYLARK_BENCH_RSS_QUEUES`: queues of the memory run (default 10000);
 //! - `SKYLARK_BENCH_RSS_WAIT_SECS`: longest wait for the memory run's writes
 //!   to be dispatched (default 90);

@@ -41,8 +41,11 @@ pub(crate) fn bench_recovery(target_mib: u64, cold: bool) {
     }
     assert!(store.wait_dispatched_all(Duration::from_secs(600)));
     let wrote = t.elapsed();
-    // Steady state: a ConsumeQueue/checkpoint flush round has run since.
-    std::thread::sleep(Duration::from_millis(1500));
+    // By default a ConsumeQueue/checkpoint flush round has run since the
+    // last put (steady state); SKYLARK_BENCH_RECOVERY_SETTLE_MS=0 crashes as
+    // soon as dispatch has caught up, as a crash under load would.
+    let settle = env_f64("SKYLARK_BENCH_RECOVERY_SETTLE_MS", 1500.0).max(0.0);
+    std::thread::sleep(Duration::from_secs_f64(settle / 1000.0));
     let end = store.commit_log_max_offset();
     store.simulate_crash();
     assert!(
@@ -60,7 +63,8 @@ pub(crate) fn bench_recovery(target_mib: u64, cold: bool) {
         let per_gib = took.as_secs_f64() / (end as f64 / f64::from(1u32 << 30));
         println!(
             "recovery after crash, {} of CommitLog{label}: open {:.3} s ({:.3} s per GiB; \
-             {:.3} s in the recovery step); CRC walk from {}, re-dispatch of {}{}",
+             {:.3} s in the recovery step); CRC walk from {}, re-dispatch of {}{} \
+             (ConsumeQueues {}, index {})",
             mib(end as u64),
             took.as_secs_f64(),
             per_gib,
@@ -68,14 +72,17 @@ pub(crate) fn bench_recovery(target_mib: u64, cold: bool) {
             mib(r.scan_from as u64),
             mib((r.commit_log_end - r.dispatch_from).max(0) as u64),
             if r.full_redispatch { " (full)" } else { "" },
+            mib((r.commit_log_end - r.consume_queue_from).max(0) as u64),
+            mib((r.commit_log_end - r.index_from).max(0) as u64),
         );
         store
     };
     println!(
-        "  (wrote {} messages, {} in {:.2} s, then crashed)",
+        "  (wrote {} messages, {} in {:.2} s, crashed {:.0} ms after dispatch caught up)",
         thousands(n),
         mib(end as u64),
-        wrote.as_secs_f64()
+        wrote.as_secs_f64(),
+        settle,
     );
     let store = open(", page cache hot");
     if cold {
