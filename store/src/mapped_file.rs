@@ -59,6 +59,9 @@ pub struct MappedFile {
     warm_mark: AtomicUsize,
     /// The warm-window thread's doorbell, once it watches this file.
     warm_bell: OnceLock<Arc<Bell>>,
+    /// Where `MADV_RANDOM` starts (`usize::MAX`: nowhere); only the warm
+    /// thread changes it.
+    random_from: AtomicUsize,
 }
 
 /// What [`MappedFile::create`] does beyond creating and mapping a file.
@@ -176,6 +179,7 @@ impl MappedFile {
             store_timestamp: AtomicI64::new(0),
             warm_mark: AtomicUsize::new(usize::MAX),
             warm_bell: OnceLock::new(),
+            random_from: AtomicUsize::new(usize::MAX),
         })
     }
 
@@ -246,25 +250,61 @@ impl MappedFile {
         self.will_need(start, end - start)
     }
 
-    /// The fallback of [`Self::populate`]: `madvise(MADV_WILLNEED)`.
+    /// The fallback of [`Self::populate`]: `madvise(MADV_WILLNEED)`, which
+    /// only starts reading file pages into the page cache.
     fn will_need(&self, start: usize, len: usize) -> Populated {
-        // SAFETY: `[start, start + len)` is a page-aligned range inside this
-        // live mapping; WILLNEED only starts reading file pages into the
-        // page cache and changes no byte of the mapping.
+        if self.advise(start, len, libc::MADV_WILLNEED) {
+            Populated::Cached
+        } else {
+            Populated::Failed
+        }
+    }
+
+    /// `MADV_RANDOM` on the pages from the one holding `from` to the end:
+    /// the unwritten tail, where the warm window populates and the writer
+    /// may fault. Faults there then make one page each instead of reading
+    /// around `read_ahead_kb` (8 MiB here) of large folios. Populating a
+    /// GiB that way costs a steady ~0.6 s of CPU here; with read-around it
+    /// swung between 0.2 and 2.6 s (store/BENCHMARKS.md), and the writer's
+    /// own faults each zeroed megabytes. Idempotent.
+    pub(crate) fn advise_random_tail(&self, from: usize) {
+        if self.random_from.load(Ordering::Relaxed) != usize::MAX {
+            return;
+        }
+        let start = from.min(self.size) / OS_PAGE_SIZE * OS_PAGE_SIZE;
+        if self.advise(start, self.size - start, libc::MADV_RANDOM) {
+            self.random_from.store(start, Ordering::Relaxed);
+        }
+    }
+
+    /// Back to normal read-ahead once appends have moved on to another
+    /// file, so readers catching up on it from disk get read-ahead again.
+    pub(crate) fn advise_normal(&self) {
+        let start = self.random_from.load(Ordering::Relaxed);
+        if start != usize::MAX && self.advise(start, self.size - start, libc::MADV_NORMAL) {
+            self.random_from.store(usize::MAX, Ordering::Relaxed);
+        }
+    }
+
+    /// `madvise(advice)` on `[start, start + len)`; false (logged) on failure.
+    fn advise(&self, start: usize, len: usize, advice: libc::c_int) -> bool {
+        if len == 0 {
+            return true;
+        }
+        // SAFETY: a page-aligned range inside this live mapping; RANDOM and
+        // NORMAL only change read-ahead, never the mapping's contents.
         let rc = unsafe {
             libc::madvise(
                 self.map.as_mut_ptr().add(start).cast::<libc::c_void>(),
                 len,
-                libc::MADV_WILLNEED,
+                advice,
             )
         };
-        if rc == 0 {
-            Populated::Cached
-        } else {
+        if rc != 0 {
             let e = io::Error::last_os_error();
-            tracing::debug!(path = %self.path.display(), start, len, error = %e, "madvise(MADV_WILLNEED) failed");
-            Populated::Failed
+            tracing::debug!(path = %self.path.display(), advice, error = %e, "madvise failed");
         }
+        rc == 0
     }
 
     /// Has the writer ring `bell` once its write position reaches `mark`.

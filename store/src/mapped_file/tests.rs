@@ -154,3 +154,16 @@ fn writer_rings_the_bell_at_the_warm_mark() {
     f.append_with(1000, 0, |_, _| Ok(())).unwrap();
     assert!(!bell.wait(short), "rung once, then disarmed");
 }
+
+#[test]
+fn a_random_tail_populates_without_read_around() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 64 << 20;
+    let f = MappedFile::create(dir.path(), 0, size, RESERVE).unwrap();
+    f.advise_random_tail(0);
+    assert_ne!(f.populate(0, 1 << 20), Populated::Failed);
+    // Exactly the range: no 8 MiB read-around past it.
+    assert_eq!(resident_pages(&f), (1 << 20) / OS_PAGE_SIZE);
+    f.advise_normal();
+    f.advise_normal();
+}

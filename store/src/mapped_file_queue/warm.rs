@@ -20,7 +20,7 @@ use crate::mapped_file::{MappedFile, Populated};
 
 /// Bytes populated per `madvise`: small enough that a writer overtaking the
 /// thread is noticed within ~1 ms, large enough that syscalls are rare.
-const CHUNK: usize = 1 << 20;
+const CHUNK: i64 = 1 << 20;
 
 /// A safety net only: the writer's bell is what wakes the thread.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
@@ -152,6 +152,9 @@ impl Drop for WarmWindow {
 fn run(shared: &Shared) {
     // CommitLog offset up to which pages are known warm.
     let mut frontier = 0i64;
+    // The file last warmed as the current one, to restore its read-ahead
+    // once appends move on.
+    let mut last: Option<Arc<MappedFile>> = None;
     loop {
         shared.bell.wait(IDLE_WAIT);
         if shared.stop.load(Ordering::Acquire) {
@@ -164,8 +167,13 @@ fn run(shared: &Shared) {
             }
             (files.current.clone(), files.next.clone())
         };
+        if let Some(old) = last.take_if(|l| !current.as_ref().is_some_and(|c| Arc::ptr_eq(l, c))) {
+            old.advise_normal();
+        }
         if let Some(current) = current {
+            current.advise_random_tail(current.wrote_position());
             warm_ahead(shared, &current, next.as_deref(), &mut frontier);
+            last = Some(current);
         }
     }
 }
@@ -183,32 +191,46 @@ fn warm_ahead(
     let current_end = current.from_offset() + current.size() as i64;
     // Only the file right after the current one continues the window.
     let next = next.filter(|n| n.from_offset() == current_end);
+    if let Some(next) = next {
+        next.advise_random_tail(0);
+    }
     let warm_end = current_end + next.map_or(0, |n| n.size() as i64);
+    // A writer that overtook the window faults the next quarter window in
+    // itself while the thread gets ahead again, instead of both faulting the
+    // same pages (and waiting on each other's page locks); that gap is
+    // filled at the end of the pass if the writer has not got there.
+    let lead = window / 4;
     loop {
         let wrote = current.end_offset();
         let target = (wrote + window).min(warm_end);
         let mut at = (*frontier).max(wrote);
+        let mut gap = None;
         while at < target {
             if shared.stop.load(Ordering::Acquire) {
                 return;
             }
-            let file = if at < current_end {
-                current
-            } else if let Some(next) = next {
-                next
-            } else {
+            let now = current.end_offset();
+            if now > at {
+                gap = Some((now, now + lead));
+                at = now + lead;
+                continue;
+            }
+            let Some(end) = populate(current, next, current_end, at, (at + CHUNK).min(target))
+            else {
                 break;
             };
-            let file_end = file.from_offset() + file.size() as i64;
-            let end = (at + CHUNK as i64).min(target).min(file_end);
-            let from = (at - file.from_offset()) as usize;
-            if file.populate(from, (end - file.from_offset()) as usize) == Populated::Failed {
-                // Logged by `populate`; the writer faults these pages itself.
-                tracing::trace!(offset = at, "warm window chunk failed");
-            }
             *frontier = end;
-            // Pages the writer has already passed need no warming.
-            at = end.max(current.end_offset());
+            at = end;
+        }
+        if let Some((from, to)) = gap {
+            let mut at = from.max(current.end_offset());
+            while at < to.min(target) {
+                let Some(end) = populate(current, next, current_end, at, (at + CHUNK).min(to))
+                else {
+                    break;
+                };
+                at = end.max(current.end_offset());
+            }
         }
         if *frontier >= warm_end {
             // Nothing left to warm until the next file is made or the writer
@@ -226,6 +248,26 @@ fn warm_ahead(
             return;
         }
     }
+}
+
+/// Populates `[at, end)` (clipped to one file) of `current` or the `next`
+/// file starting at `current_end`; returns where it stopped, or `None` if
+/// `at` lies past the files known.
+fn populate(
+    current: &MappedFile,
+    next: Option<&MappedFile>,
+    current_end: i64,
+    at: i64,
+    end: i64,
+) -> Option<i64> {
+    let file = if at < current_end { current } else { next? };
+    let end = end.min(file.from_offset() + file.size() as i64);
+    let base = file.from_offset();
+    if file.populate((at - base) as usize, (end - base) as usize) == Populated::Failed {
+        // Logged by `populate`; the writer faults these pages itself.
+        tracing::trace!(offset = at, "warm window chunk failed");
+    }
+    Some(end)
 }
 
 #[cfg(test)]
