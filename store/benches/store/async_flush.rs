@@ -23,6 +23,7 @@ pub(crate) fn bench_async(root: &Path, queues: usize, secs: f64) {
     let limit = Duration::from_secs_f64(secs);
     let poll = std::env::var("SKYLARK_BENCH_AWAIT").is_ok_and(|v| v == "1");
     let mut cx = Context::from_waker(Waker::noop());
+    let usage = thread_usage();
     let start = Instant::now();
     let mut last = start;
     while last - start < limit {
@@ -57,6 +58,10 @@ pub(crate) fn bench_async(root: &Path, queues: usize, secs: f64) {
         }
     }
     let elapsed = last - start;
+    let (minor, major, preempted) = {
+        let now = thread_usage();
+        (now.0 - usage.0, now.1 - usage.1, now.2 - usage.2)
+    };
     let writer_allocs = my_allocs() - writer_allocs;
     IS_WRITER.with(|w| w.set(false));
     let behind = store.dispatch_behind_bytes();
@@ -84,6 +89,14 @@ pub(crate) fn bench_async(root: &Path, queues: usize, secs: f64) {
         stalls,
         stalled as f64 / 1e9,
         thousands((n.saturating_sub(stalls) as f64 / unstalled.max(1e-9)) as u64),
+    );
+    println!(
+        "  writer thread: {} page faults ({} major, {:.1} per MiB written), \
+         preempted {} times",
+        thousands(minor + major),
+        thousands(major),
+        (minor + major) as f64 / (bytes as f64 / 1048576.0).max(1e-9),
+        thousands(preempted),
     );
     let end_to_end = n as f64 / (elapsed + catch_up).as_secs_f64();
     if caught_up {

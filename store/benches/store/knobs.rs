@@ -70,3 +70,17 @@ pub(crate) fn load_average() -> f64 {
 pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
+
+/// This thread's page faults (minor, major) and involuntary context
+/// switches so far (`getrusage(RUSAGE_THREAD)`).
+pub(crate) fn thread_usage() -> (u64, u64, u64) {
+    // SAFETY: an all-zero `rusage` is valid; getrusage fills it in.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable `rusage`.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+    if rc != 0 {
+        return (0, 0, 0);
+    }
+    let n = |v: libc::c_long| u64::try_from(v).unwrap_or(0);
+    (n(u.ru_minflt), n(u.ru_majflt), n(u.ru_nivcsw))
+}
