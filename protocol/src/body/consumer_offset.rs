@@ -1,5 +1,6 @@
 //! Stored consumer offsets: the broker's `consumerOffset.json` /
-//! GET_ALL_CONSUMER_OFFSET (43), and the broadcasting client's `offsets.json`.
+//! GET_ALL_CONSUMER_OFFSET (43), its `delayOffset.json` / GET_ALL_DELAY_OFFSET
+//! (45), and the broadcasting client's `offsets.json`.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,20 @@ pub struct ConsumerOffsetSerializeWrapper {
     pub offset_table: BTreeMap<String, BTreeMap<i32, i64>>,
 }
 
+/// Delivery progress of each delay level (`DelayOffsetSerializeWrapper`):
+/// `{"dataVersion":{…},"offsetTable":{1:0,2:17}}`, level → next ConsumeQueue
+/// offset of `SCHEDULE_TOPIC_XXXX` queue level − 1.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DelayOffsetSerializeWrapper {
+    /// Version of the table (absent in files of old brokers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_version: Option<DataVersion>,
+    /// Delay level → next offset to deliver.
+    #[serde(deserialize_with = "nullable")]
+    pub offset_table: BTreeMap<i32, i64>,
+}
+
 /// A broadcasting consumer's local offsets (`OffsetSerializeWrapper`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -40,6 +55,27 @@ mod tests {
     fn field_order() {
         assert_fields_sorted::<ConsumerOffsetSerializeWrapper>();
         assert_fields_sorted::<OffsetSerializeWrapper>();
+        assert_fields_sorted::<DelayOffsetSerializeWrapper>();
+    }
+
+    #[test]
+    fn delay_offsets_exact_output_and_javas_file() {
+        let w = DelayOffsetSerializeWrapper {
+            data_version: Some(DataVersion::new(5)),
+            offset_table: [(1, 0), (2, 17), (18, 3)].into(),
+        };
+        check_body(
+            &w,
+            r#"{"dataVersion":{"counter":0,"stateVersion":0,"timestamp":5},"offsetTable":{1:0,2:17,18:3}}"#,
+        );
+        // As Java's ScheduleMessageService writes it: pretty-printed.
+        let file = b"{\n\t\"dataVersion\":{\n\t\t\"counter\":2,\n\t\t\"timestamp\":9\n\t},\n\t\"offsetTable\":{1:4,3:0\n\t}\n}";
+        let w = DelayOffsetSerializeWrapper::decode(file).unwrap();
+        assert_eq!(w.offset_table, [(1, 4), (3, 0)].into());
+        assert_eq!(w.data_version.map(|v| v.counter), Some(2));
+        // Old files had no version.
+        let w = DelayOffsetSerializeWrapper::decode(b"{\"offsetTable\":{2:1}}").unwrap();
+        assert_eq!((w.data_version, w.offset_table[&2]), (None, 1));
     }
 
     #[test]

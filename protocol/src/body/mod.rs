@@ -31,7 +31,9 @@ mod topic_config;
 
 pub use admin::{ConsumeStats, OffsetWrapper, ResetOffsetBody, TopicOffset, TopicStatsTable};
 pub use connection::{Connection, ConsumerConnection, ProducerConnection};
-pub use consumer_offset::{ConsumerOffsetSerializeWrapper, OffsetSerializeWrapper};
+pub use consumer_offset::{
+    ConsumerOffsetSerializeWrapper, DelayOffsetSerializeWrapper, OffsetSerializeWrapper,
+};
 pub use fastjson::KeyStyle;
 pub use heartbeat::{
     ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel, ProducerData,
@@ -161,6 +163,7 @@ impl_body!(
     TopicList,
     GroupList,
     ConsumerOffsetSerializeWrapper,
+    DelayOffsetSerializeWrapper,
     TopicQueueMappingInfo,
     TopicQueueMappingDetail,
 );
