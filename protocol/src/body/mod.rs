@@ -17,6 +17,7 @@ mod lenient;
 
 mod admin;
 mod connection;
+mod consume_queue;
 mod consumer_offset;
 mod heartbeat;
 mod kv_table;
@@ -31,6 +32,7 @@ mod topic_config;
 
 pub use admin::{ConsumeStats, OffsetWrapper, ResetOffsetBody, TopicOffset, TopicStatsTable};
 pub use connection::{Connection, ConsumerConnection, ProducerConnection};
+pub use consume_queue::{ConsumeQueueData, QueryConsumeQueueResponseBody};
 pub use consumer_offset::{
     ConsumerOffsetSerializeWrapper, DelayOffsetSerializeWrapper, OffsetSerializeWrapper,
 };
@@ -140,6 +142,7 @@ macro_rules! impl_body {
 
 impl_body!(
     TopicRouteData,
+    QueryConsumeQueueResponseBody,
     ClusterInfo,
     HeartbeatData,
     LockBatchRequestBody,
