@@ -10,6 +10,7 @@ use crate::client::{ConsumerManager, ProducerManager};
 use crate::config::BrokerConfig;
 use crate::consumer_offset::ConsumerOffsetManager;
 use crate::error::BrokerError;
+use crate::live_config::LiveConfig;
 use crate::long_poll::PullHoldService;
 use crate::metrics::BrokerMetrics;
 use crate::rebalance_lock::RebalanceLockManager;
@@ -21,6 +22,9 @@ use crate::topic_config::TopicConfigManager;
 #[derive(Debug)]
 pub struct Broker {
     pub(crate) config: BrokerConfig,
+    /// The keys that can change while the broker runs (UPDATE_BROKER_CONFIG),
+    /// and the config as it now stands.
+    pub(crate) live: LiveConfig,
     pub(crate) store: Arc<MessageStore>,
     pub(crate) topics: TopicConfigManager,
     pub(crate) groups: SubscriptionGroupManager,
@@ -56,6 +60,7 @@ impl Broker {
             metrics: BrokerMetrics::new(),
             store,
             store_host,
+            live: LiveConfig::new(&config),
             config,
         })
     }

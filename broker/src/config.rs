@@ -82,6 +82,13 @@ pub struct BrokerConfig {
     pub region_id: String,
     /// Trace switch written in every send response (true).
     pub trace_on: bool,
+    /// The file UPDATE_BROKER_CONFIG saves the config to; `skylark broker -c
+    /// FILE` sets it to FILE. Unset: changes are not saved.
+    pub broker_config_path: Option<String>,
+    /// Keys UPDATE_BROKER_CONFIG refuses, separated by `;`
+    /// (`configBlackList;brokerConfigPath`); `brokerConfigPath`,
+    /// `rocketmqHome` and `configBlackList` are always refused.
+    pub config_black_list: String,
     /// Accept SQL92 subscriptions (false).
     pub enable_property_filter: bool,
     /// Port of the HTTP endpoint (/metrics, /healthz, /readyz); 0 disables it. Skylark's key.
@@ -121,6 +128,8 @@ impl Default for BrokerConfig {
             slave_read_enable: false,
             region_id: "DefaultRegion".to_owned(),
             trace_on: true,
+            broker_config_path: None,
+            config_black_list: "configBlackList;brokerConfigPath".to_owned(),
             enable_property_filter: false,
             http_listen_port: 0,
             store: MessageStoreConfig::default(),
@@ -137,13 +146,28 @@ impl BrokerConfig {
         Self::from_map(&properties::parse(text)?)
     }
 
-    /// Reads the `broker.conf` file at `path`.
+    /// Reads the `broker.conf` file at `path`, which becomes
+    /// `brokerConfigPath` unless the file names another.
     pub fn load(path: &Path) -> Result<Self, BrokerError> {
         let text = std::fs::read_to_string(path).map_err(|e| BrokerError::io("read", path, e))?;
-        Self::from_properties(&text).map_err(|e| match e {
+        let mut config = Self::from_properties(&text).map_err(|e| match e {
             BrokerError::Config(msg) => BrokerError::Config(format!("{}: {msg}", path.display())),
             other => other,
-        })
+        })?;
+        if config.broker_config_path.is_none() {
+            config.broker_config_path = Some(path.to_string_lossy().into_owned());
+        }
+        Ok(config)
+    }
+
+    /// Parses properties text (`broker.conf` syntax) into `key → value`.
+    pub(crate) fn parse_properties(text: &str) -> Result<BTreeMap<String, String>, BrokerError> {
+        properties::parse(text)
+    }
+
+    /// Whether `key` is one of the broker's or the store's keys.
+    pub fn is_key(key: &str) -> bool {
+        properties::to_map(&Self::default(), true).is_ok_and(|all| all.contains_key(key))
     }
 
     /// Sets one key (of the broker's or the store's settings) from its text,

@@ -14,6 +14,7 @@ pub mod consumer_offset;
 mod error;
 mod filter;
 mod http;
+mod live_config;
 mod long_poll;
 mod metrics;
 mod persist;

@@ -32,7 +32,7 @@ impl Broker {
     /// broker's write or read permission has been wiped.
     fn register_request(&self) -> Option<RemotingCommand> {
         let snapshot = self.topics.snapshot();
-        let broker_perm = self.config.broker_permission;
+        let broker_perm = self.live.broker_permission();
         let mut wrapper = TopicConfigAndMappingSerializeWrapper {
             data_version: snapshot.data_version,
             topic_config_table: snapshot.topic_config_table,

@@ -3,6 +3,7 @@
 //! first use, admin updates and deletes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use skylark_protocol::body::{
@@ -40,7 +41,8 @@ const BUILTIN_GROUPS: &[&str] = &[
 pub struct SubscriptionGroupManager {
     inner: RwLock<Inner>,
     file: ConfigFile,
-    auto_create: bool,
+    /// `autoCreateSubscriptionGroup`, which UPDATE_BROKER_CONFIG may change.
+    auto_create: AtomicBool,
     auto_create_sys: bool,
 }
 
@@ -79,7 +81,7 @@ impl SubscriptionGroupManager {
         Ok(Self {
             inner: RwLock::new(inner),
             file,
-            auto_create: config.auto_create_subscription_group,
+            auto_create: AtomicBool::new(config.auto_create_subscription_group),
             auto_create_sys: config.enable_create_sys_group,
         })
     }
@@ -94,6 +96,11 @@ impl SubscriptionGroupManager {
         self.read().table.contains_key(group)
     }
 
+    /// Turns creation of unknown groups on first use on or off.
+    pub(crate) fn set_auto_create(&self, on: bool) {
+        self.auto_create.store(on, Ordering::Relaxed);
+    }
+
     /// Java's `findSubscriptionGroupConfig`: the group, created with the
     /// defaults when `autoCreateSubscriptionGroup` is on (or it is a
     /// `CID_RMQ_SYS_` group and `enableCreateSysGroup` is on) and its name is
@@ -103,8 +110,8 @@ impl SubscriptionGroupManager {
         if let Some(found) = self.get(group) {
             return Some(found);
         }
-        let allowed =
-            self.auto_create || (self.auto_create_sys && group.starts_with(SYS_GROUP_PREFIX));
+        let allowed = self.auto_create.load(Ordering::Relaxed)
+            || (self.auto_create_sys && group.starts_with(SYS_GROUP_PREFIX));
         if !allowed || group.len() > AUTO_CREATE_MAX_LEN || validate_group(group).is_err() {
             return None;
         }

@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use skylark_protocol::body::{
@@ -46,7 +47,8 @@ pub struct TopicConfigManager {
     /// Topics that are system topics on this broker only (named after its
     /// cluster or broker name), besides the fixed ones.
     local_system_topics: HashSet<String>,
-    auto_create_topic_enable: bool,
+    /// `autoCreateTopicEnable`, which UPDATE_BROKER_CONFIG may change.
+    auto_create_topic_enable: AtomicBool,
     changed: Notify,
 }
 
@@ -80,7 +82,7 @@ impl TopicConfigManager {
             inner: RwLock::new(Inner { table, version }),
             file,
             local_system_topics,
-            auto_create_topic_enable: config.auto_create_topic_enable,
+            auto_create_topic_enable: AtomicBool::new(config.auto_create_topic_enable),
             changed: Notify::new(),
         })
     }
@@ -185,7 +187,9 @@ impl TopicConfigManager {
             let mut default_perm = default.perm;
             // TBW102 left in topics.json by an earlier run lends nothing once
             // auto-creation is off.
-            if default_topic == AUTO_CREATE_TOPIC_KEY_TOPIC && !self.auto_create_topic_enable {
+            if default_topic == AUTO_CREATE_TOPIC_KEY_TOPIC
+                && !self.auto_create_topic_enable.load(Ordering::Relaxed)
+            {
                 default_perm = PermName::READ | PermName::WRITE;
             }
             if !PermName::is_inherited(default_perm) {
@@ -247,6 +251,19 @@ impl TopicConfigManager {
         );
         self.after_change()?;
         Ok(Some(created))
+    }
+
+    /// Turns creation of topics on first send from `TBW102` on or off.
+    pub(crate) fn set_auto_create_topic_enable(&self, on: bool) {
+        self.auto_create_topic_enable.store(on, Ordering::Relaxed);
+    }
+
+    /// Moves the table to a new version and re-registers it, as Java does
+    /// when the broker's permission changes (the nameservers only take a
+    /// registration's topics when its version is new).
+    pub(crate) fn next_version(&self) -> Result<(), BrokerError> {
+        self.write().version.next_version(now_ms());
+        self.after_change()
     }
 
     /// Persists the table and wakes the registration loop.

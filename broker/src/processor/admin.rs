@@ -1,8 +1,12 @@
 //! Topic, group and broker administration (`AdminBrokerProcessor`): the
-//! topic codes here, groups and offsets in [`groups`], config and statistics
-//! in [`stats`].
+//! topic codes here, groups and offsets in [`groups`], offset resets in
+//! [`reset_offset`], the broker's config in [`broker_config`], statistics in
+//! [`stats`] and ConsumeQueue dumps in [`consume_queue`].
 
+mod broker_config;
+mod consume_queue;
 mod groups;
+mod reset_offset;
 mod stats;
 
 use std::net::SocketAddr;
@@ -63,6 +67,9 @@ impl Broker {
             RequestCode::GET_BROKER_RUNTIME_INFO => Ok(self.get_broker_runtime_info(request)),
             RequestCode::GET_TOPIC_STATS_INFO => self.get_topic_stats_info(request),
             RequestCode::GET_CONSUME_STATS => self.get_consume_stats(request),
+            RequestCode::UPDATE_BROKER_CONFIG => self.update_broker_config(remote, request),
+            RequestCode::INVOKE_BROKER_TO_RESET_OFFSET => self.reset_offset(remote, request),
+            RequestCode::QUERY_CONSUME_QUEUE => self.query_consume_queue(request),
             _ => return None,
         })
     }
@@ -152,7 +159,7 @@ impl Broker {
         request: &RemotingCommand,
         topic: &str,
     ) -> Option<RemotingCommand> {
-        (self.config.validate_system_topic_when_update_topic && self.topics.is_system_topic(topic))
+        (self.live.validate_system_topic_when_update_topic() && self.topics.is_system_topic(topic))
             .then(|| {
                 reply(
                     request,

@@ -52,10 +52,10 @@ impl Broker {
         let suspend = PullSysFlag::has_suspend(header.sys_flag) && !self.pull_holds.is_stopped();
         let hold = if !suspend {
             Duration::ZERO
-        } else if self.config.long_polling_enable {
+        } else if self.live.long_polling_enable() {
             Duration::from_millis(u64::try_from(header.suspend_timeout_millis).unwrap_or(0))
         } else {
-            Duration::from_millis(self.config.short_polling_time_mills)
+            self.live.short_polling_time()
         };
         let deadline = Instant::now() + hold;
         let signal =
@@ -117,7 +117,7 @@ impl Broker {
     ) -> Result<(Arc<SubscriptionData>, Arc<SubscriptionGroupConfig>), RemotingCommand> {
         let topic = header.topic.as_str();
         let group = header.consumer_group.as_str();
-        if !PermName::is_readable(self.config.broker_permission) {
+        if !PermName::is_readable(self.live.broker_permission()) {
             return Err(reply(
                 request,
                 ResponseCode::NO_PERMISSION,
@@ -235,7 +235,7 @@ impl Broker {
         code: ResponseCode,
         result: GetMessageResult,
     ) -> Option<RemotingCommand> {
-        let suggest = if !self.config.slave_read_enable {
+        let suggest = if !self.live.slave_read_enable() {
             MASTER_ID
         } else if result.suggest_pulling_from_slave {
             group.which_broker_when_consume_slowly

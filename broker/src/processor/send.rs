@@ -173,7 +173,7 @@ impl Broker {
         header: &SendMessageRequestHeader,
     ) -> Result<Result<Arc<TopicConfig>, RemotingCommand>, RequestError> {
         let topic = header.topic.as_str();
-        if !PermName::is_writeable(self.config.broker_permission) {
+        if !PermName::is_writeable(self.live.broker_permission()) {
             return Ok(Err(reply(
                 request,
                 ResponseCode::NO_PERMISSION,

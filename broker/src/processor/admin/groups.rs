@@ -105,13 +105,13 @@ impl Broker {
         success(request).with_body(self.offsets.snapshot().encode(KeyStyle::Unquoted))
     }
 
-    /// Groups with offsets on the topic. Java adds the online groups
-    /// subscribed to it, which the client manager does not track yet.
+    /// The online groups subscribed to the topic and the groups with
+    /// offsets on it, as Java answers.
     pub(super) fn query_topic_consume_by_who(&self, request: &RemotingCommand) -> Outcome {
         let h: QueryTopicConsumeByWhoRequestHeader = header(request)?;
-        let body = GroupList {
-            group_list: self.offsets.groups_of_topic(&h.topic),
-        };
+        let mut group_list = self.consumers.groups_of_topic(&h.topic);
+        group_list.extend(self.offsets.groups_of_topic(&h.topic));
+        let body = GroupList { group_list };
         Ok(success(request).with_body(body.encode(KeyStyle::Unquoted)))
     }
 

@@ -1,17 +1,15 @@
-//! The broker's config and statistics: GET_BROKER_CONFIG,
-//! GET_BROKER_RUNTIME_INFO, GET_TOPIC_STATS_INFO and GET_CONSUME_STATS.
+//! The broker's statistics: GET_BROKER_RUNTIME_INFO, GET_TOPIC_STATS_INFO
+//! and GET_CONSUME_STATS.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use skylark_protocol::body::{
-    Body, ConsumeStats, DataVersion, KVTable, KeyStyle, MessageQueue, OffsetWrapper, TopicOffset,
+    Body, ConsumeStats, KVTable, KeyStyle, MessageQueue, OffsetWrapper, TopicOffset,
     TopicStatsTable,
 };
 use skylark_protocol::command::SKYLARK_VERSION;
-use skylark_protocol::headers::{
-    GetBrokerConfigResponseHeader, GetConsumeStatsRequestHeader, GetTopicStatsInfoRequestHeader,
-};
+use skylark_protocol::headers::{GetConsumeStatsRequestHeader, GetTopicStatsInfoRequestHeader};
 use skylark_protocol::message::record;
 use skylark_protocol::{RemotingCommand, ResponseCode};
 use skylark_store::retention::{DiskUsage, StatvfsUsage};
@@ -23,23 +21,6 @@ use crate::processor::{Outcome, header, reply, success};
 const VERSION_DESC: &str = "V5_3_3";
 
 impl Broker {
-    /// The running config as properties text (`key=value` lines, as Java's
-    /// `MixAll.properties2String` writes them) with the config's version.
-    pub(super) fn get_broker_config(&self, request: &RemotingCommand) -> Outcome {
-        let body: String = self
-            .config
-            .to_properties()?
-            .iter()
-            .map(|(key, value)| format!("{key}={value}\n"))
-            .collect();
-        // The config does not change while the broker runs, so it has no versions.
-        let version = String::from_utf8_lossy(&DataVersion::default().encode(KeyStyle::Unquoted))
-            .into_owned();
-        Ok(success(request)
-            .with_header(&GetBrokerConfigResponseHeader { version })
-            .with_body(body))
-    }
-
     /// The runtime figures mqadmin's `brokerStatus` and `clusterList` show,
     /// those Skylark can state truthfully; traffic counters and thread-pool
     /// figures are left out, the timer ones are Java's for a broker without
@@ -131,8 +112,10 @@ impl Broker {
     }
 
     /// A group's progress on each readable queue of the topics asked for
-    /// (else of every topic it has offsets on). `consumeTps` is 0: the
-    /// broker keeps no traffic statistics yet.
+    /// (else of every topic it has offsets on). When the group is online,
+    /// topics it does not subscribe to are left out, as Java does (unless
+    /// listed in `topicList`). `consumeTps` is 0: the broker keeps no
+    /// traffic statistics yet.
     pub(super) fn get_consume_stats(&self, request: &RemotingCommand) -> Outcome {
         let h: GetConsumeStatsRequestHeader = header(request)?;
         let group = h.consumer_group.as_str();
@@ -140,10 +123,26 @@ impl Broker {
         let topics: BTreeSet<String> = if !listed.is_empty() {
             listed.into_iter().map(str::to_owned).collect()
         } else {
-            match h.topic.as_deref().map(str::trim) {
+            let mut topics = match h.topic.as_deref().map(str::trim) {
                 Some(topic) if !topic.is_empty() => BTreeSet::from([topic.to_owned()]),
                 _ => self.offsets.topics_of_group(group),
+            };
+            if let Some(online) = self.consumers.group_info(group)
+                && !online.subscriptions.is_empty()
+            {
+                topics.retain(|topic| {
+                    let subscribed = online.subscriptions.contains_key(topic);
+                    if !subscribed {
+                        tracing::debug!(
+                            topic,
+                            group,
+                            "consume stats: the online group does not subscribe to the topic"
+                        );
+                    }
+                    subscribed
+                });
             }
+            topics
         };
         let mut stats = ConsumeStats::default();
         for name in &topics {

@@ -470,3 +470,61 @@ fn other_codes_are_not_admin() {
     let other = RemotingCommand::bare_request(RequestCode::HEART_BEAT);
     assert!(broker.handle_admin(remote(), &other).is_none());
 }
+
+/// GET_CONSUME_STATS leaves out topics an online group does not subscribe
+/// to, and QUERY_TOPIC_CONSUME_BY_WHO names online subscribers, as Java does.
+#[tokio::test]
+async fn online_subscriptions_in_consume_stats_and_consume_by_who() {
+    use crate::client::test_support::{TestBroker, TestClient, push_consumer};
+
+    let served = TestBroker::start(|_| {}).await;
+    let broker = &served.broker;
+    for topic in ["A", "B"] {
+        ok(broker, &create_topic(topic, 1, None));
+        broker.offsets.commit("G", topic, 0, 0);
+    }
+    let stats_topics = |broker: &Broker| {
+        let request = RemotingCommand::request(
+            RequestCode::GET_CONSUME_STATS,
+            &GetConsumeStatsRequestHeader {
+                consumer_group: "G".into(),
+                topic: None,
+                topic_list: None,
+                broker_name: None,
+            },
+        );
+        let stats = ConsumeStats::decode(&ok(broker, &request).body).unwrap();
+        stats
+            .offset_table
+            .keys()
+            .map(|mq| mq.topic.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let by_who = |broker: &Broker, topic: &str| {
+        let request = RemotingCommand::request(
+            RequestCode::QUERY_TOPIC_CONSUME_BY_WHO,
+            &QueryTopicConsumeByWhoRequestHeader {
+                topic: topic.into(),
+                broker_name: None,
+            },
+        );
+        GroupList::decode(&ok(broker, &request).body)
+            .unwrap()
+            .group_list
+    };
+    // Offline: every topic with offsets.
+    assert_eq!(stats_topics(broker), ["A", "B"].map(String::from).into());
+    assert!(by_who(broker, "C").is_empty());
+
+    let consumer = TestClient::connect(&served.addr, "10.0.0.1@c").await;
+    consumer
+        .heartbeat(
+            vec![push_consumer("G", &["A"]), push_consumer("Other", &["C"])],
+            &[],
+        )
+        .await;
+    // Online and subscribed to A only: B is left out.
+    assert_eq!(stats_topics(broker), ["A".to_owned()].into());
+    assert_eq!(by_who(broker, "C"), ["Other".to_owned()].into());
+    assert_eq!(by_who(broker, "A"), ["G".to_owned()].into());
+}
