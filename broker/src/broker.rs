@@ -14,6 +14,7 @@ use crate::live_config::LiveConfig;
 use crate::long_poll::PullHoldService;
 use crate::metrics::BrokerMetrics;
 use crate::rebalance_lock::RebalanceLockManager;
+use crate::schedule::ScheduleMessageService;
 use crate::subscription_group::SubscriptionGroupManager;
 use crate::topic_config::TopicConfigManager;
 
@@ -33,6 +34,8 @@ pub struct Broker {
     pub(crate) consumers: ConsumerManager,
     pub(crate) locks: RebalanceLockManager,
     pub(crate) pull_holds: PullHoldService,
+    /// Delay levels and their delivery progress.
+    pub(crate) schedule: ScheduleMessageService,
     /// Prometheus metrics, served by the HTTP endpoint.
     pub(crate) metrics: BrokerMetrics,
     /// Written into every stored record as STOREHOST.
@@ -57,6 +60,7 @@ impl Broker {
             consumers: ConsumerManager::default(),
             locks: RebalanceLockManager::default(),
             pull_holds: PullHoldService::new(),
+            schedule: ScheduleMessageService::load(&config, &store)?,
             metrics: BrokerMetrics::new(),
             store,
             store_host,

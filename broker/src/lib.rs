@@ -21,11 +21,12 @@ mod persist;
 mod processor;
 pub mod rebalance_lock;
 mod registration;
+mod schedule;
 mod server;
 pub mod subscription_group;
-pub mod topic_config;
 #[cfg(test)]
 mod test_support;
+pub mod topic_config;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, DEFAULT_LISTEN_PORT};

@@ -46,6 +46,12 @@ pub(crate) struct BrokerMetrics {
     disk_full: IntGauge,
     commit_log_max_offset: IntGauge,
     dispatch_behind_bytes: IntGauge,
+    /// Messages sent back for a later retry, by consumer group.
+    retry_messages: IntCounterVec,
+    /// Messages put into a dead-letter topic, by consumer group.
+    dlq_messages: IntCounterVec,
+    /// Delayed messages not yet delivered, by delay level (set at scrape time).
+    schedule_pending: prometheus::IntGaugeVec,
     /// Serialises scrapes: the scrape-time values are set, then gathered.
     render_lock: Mutex<()>,
 }
@@ -173,6 +179,22 @@ impl BrokerMetrics {
                 "skylark_dispatch_behind_bytes",
                 "CommitLog bytes not yet dispatched to the ConsumeQueues and index",
             ),
+            retry_messages: by_group(
+                "skylark_retry_messages_total",
+                "Messages sent back by consumers for a later retry (into %RETRY%<group>)",
+            ),
+            dlq_messages: by_group(
+                "skylark_dlq_messages_total",
+                "Messages put into a dead-letter topic (%DLQ%<group>)",
+            ),
+            schedule_pending: prometheus::IntGaugeVec::new(
+                Opts::new(
+                    "skylark_schedule_pending",
+                    "Delayed messages waiting in a delay level's queue of SCHEDULE_TOPIC_XXXX",
+                ),
+                &["level"],
+            )
+            .expect("static gauge options are valid"),
             render_lock: Mutex::new(()),
             registry,
         };
@@ -188,6 +210,14 @@ impl BrokerMetrics {
             Box::new(metrics.dispatch_behind_bytes.clone()),
         ];
         for collector in fixed {
+            metrics.register(collector);
+        }
+        let retries: [Box<dyn Collector>; 3] = [
+            Box::new(metrics.retry_messages.clone()),
+            Box::new(metrics.dlq_messages.clone()),
+            Box::new(metrics.schedule_pending.clone()),
+        ];
+        for collector in retries {
             metrics.register(collector);
         }
         metrics
@@ -242,6 +272,33 @@ impl BrokerMetrics {
             .get_metric_with_label_values(&[buf.format(code)])
         {
             counter.inc();
+        }
+    }
+
+    /// Counts a message sent back for a retry by `group`.
+    pub(crate) fn record_retry(&self, group: &str) {
+        if let Ok(counter) = self.retry_messages.get_metric_with_label_values(&[group]) {
+            counter.inc();
+        }
+    }
+
+    /// Counts a message of `group` put into its dead-letter topic.
+    pub(crate) fn record_dlq(&self, group: &str) {
+        if let Ok(counter) = self.dlq_messages.get_metric_with_label_values(&[group]) {
+            counter.inc();
+        }
+    }
+
+    /// Sets the delayed messages waiting per level: `(level, pending)`.
+    pub(crate) fn set_schedule_pending(&self, pending: &[(i32, i64)]) {
+        let mut buf = itoa::Buffer::new();
+        for &(level, waiting) in pending {
+            if let Ok(gauge) = self
+                .schedule_pending
+                .get_metric_with_label_values(&[buf.format(level)])
+            {
+                gauge.set(waiting);
+            }
         }
     }
 
@@ -348,6 +405,8 @@ impl Broker {
     /// Every metric in the Prometheus text format, the scrape-time values
     /// read now from the broker and the remoting servers' `stats`.
     pub(crate) fn render_metrics(&self, stats: &[Arc<ServerStats>]) -> String {
+        self.metrics
+            .set_schedule_pending(&self.schedule.pending(&self.store));
         self.metrics.render(&ScrapeValues::read(self, stats))
     }
 }
@@ -356,6 +415,11 @@ impl Default for BrokerMetrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A counter by `group` (one label: the vec's hash cannot mix children up).
+fn by_group(name: &str, help: &str) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), &["group"]).expect("static counter options are valid")
 }
 
 fn int_gauge(name: &str, help: &str) -> IntGauge {
@@ -548,6 +612,43 @@ mod tests {
         assert_eq!(sample(&text, "skylark_long_poll_wakeups_total"), Some("8"));
         assert_eq!(sample(&text, "skylark_pulls_suspended"), Some("0"));
         assert_eq!(sample(&text, "skylark_disk_used_ratio"), Some("NaN"));
+    }
+
+    #[test]
+    fn render_counts_retries_dead_letters_and_pending_delays() {
+        let metrics = BrokerMetrics::new();
+        metrics.record_retry("G1");
+        metrics.record_retry("G1");
+        metrics.record_dlq("G1");
+        metrics.record_dlq("G2");
+        metrics.set_schedule_pending(&[(1, 4), (2, 0)]);
+        let text = metrics.render(&ScrapeValues::default());
+        assert_eq!(
+            sample(&text, r#"skylark_retry_messages_total{group="G1"}"#),
+            Some("2")
+        );
+        assert_eq!(
+            sample(&text, r#"skylark_dlq_messages_total{group="G1"}"#),
+            Some("1")
+        );
+        assert_eq!(
+            sample(&text, r#"skylark_dlq_messages_total{group="G2"}"#),
+            Some("1")
+        );
+        assert_eq!(
+            sample(&text, r#"skylark_schedule_pending{level="1"}"#),
+            Some("4")
+        );
+        assert_eq!(
+            sample(&text, r#"skylark_schedule_pending{level="2"}"#),
+            Some("0")
+        );
+        metrics.set_schedule_pending(&[(1, 0)]);
+        let text = metrics.render(&ScrapeValues::default());
+        assert_eq!(
+            sample(&text, r#"skylark_schedule_pending{level="1"}"#),
+            Some("0")
+        );
     }
 
     #[test]

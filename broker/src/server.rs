@@ -15,6 +15,7 @@ use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::http::{self, HttpState};
+use crate::schedule;
 
 /// How often silent client channels are looked for (Java's ClientHousekeepingService).
 const CLIENT_SCAN_INTERVAL: Duration = Duration::from_secs(10);
@@ -129,6 +130,26 @@ impl Broker {
                 }
             },
         ));
+        for (level, _) in broker.schedule.levels().iter() {
+            tasks.spawn(schedule::deliver_level(
+                broker.clone(),
+                level,
+                stopped.clone(),
+            ));
+        }
+        tasks.spawn(every(schedule::PERSIST_INTERVAL, stopped.clone(), {
+            let broker = broker.clone();
+            move || {
+                let broker = broker.clone();
+                async move {
+                    let saved =
+                        tokio::task::spawn_blocking(move || broker.schedule.persist()).await;
+                    if let Ok(Err(error)) = saved {
+                        tracing::error!(%error, "cannot persist delay offsets");
+                    }
+                }
+            }
+        }));
         tasks.spawn(every(CLIENT_SCAN_INTERVAL, stopped, {
             let broker = broker.clone();
             move || {
@@ -196,7 +217,8 @@ impl BrokerHandle {
 
     /// Stops gracefully: answers suspended pulls, stops accepting, lets
     /// in-flight requests finish, unregisters from the nameservers, saves
-    /// offsets and config, then flushes the store and writes its checkpoint.
+    /// offsets (consumer and delay) and config, then flushes the store and
+    /// writes its checkpoint.
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         tracing::info!(addr = %self.local_addr, "broker stopping");
         self.broker.pull_holds.stop();
@@ -208,9 +230,10 @@ impl BrokerHandle {
         let broker = self.broker.clone();
         let persisted = tokio::task::spawn_blocking(move || {
             let saved = broker.offsets.persist();
+            let delays = broker.schedule.persist();
             broker.store.clear_arrival_listener();
             broker.store.shutdown();
-            saved
+            saved.and(delays)
         })
         .await
         .map_err(|error| BrokerError::Config(format!("broker shutdown panicked: {error}")))?;

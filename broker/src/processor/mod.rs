@@ -12,6 +12,7 @@ mod offset;
 mod pull;
 mod query;
 mod send;
+mod send_back;
 
 use skylark_protocol::{CommandHeader, RemotingCommand, RequestCode, ResponseCode};
 use skylark_remoting::{ConnectionHandle, RequestHandler, not_supported, system_error};
@@ -44,6 +45,9 @@ impl Broker {
                 self.pull_message(conn, &request).await
             }
             RequestCode::QUERY_MESSAGE => self.query_message(conn, &request).await,
+            RequestCode::CONSUMER_SEND_MSG_BACK => {
+                self.consumer_send_msg_back(&request).await.map(Some)
+            }
             RequestCode::VIEW_MESSAGE_BY_ID => self.view_message_by_id(conn, &request).await,
             _ => self
                 .try_handle_offset(conn, &request)

@@ -72,11 +72,14 @@ impl Broker {
                 ),
             ));
         }
-        if properties.delay_time_level().is_some_and(|level| level > 0) {
+        if request.request_code() == RequestCode::SEND_BATCH_MESSAGE
+            && properties.delay_time_level().is_some_and(|level| level > 0)
+        {
+            // Java's store refuses a delayed batch.
             return Ok(reply(
                 request,
                 ResponseCode::MESSAGE_ILLEGAL,
-                "delay levels are not supported by this broker yet",
+                "a batch of messages cannot have a delay level",
             ));
         }
         properties.insert(PROPERTY_CLUSTER, self.config.broker_cluster_name.as_str());
@@ -112,13 +115,22 @@ impl Broker {
             }
             messages
         } else {
+            let (topic, queue_id) =
+                match self.divert_exhausted_retry(request, &header, &mut properties)? {
+                    Ok(Some(dlq)) => dlq,
+                    Ok(None) => (header.topic.clone(), queue_id),
+                    Err(refused) => return Ok(refused),
+                };
             let message = Message {
-                topic: header.topic.clone(),
+                topic,
                 flag: header.flag,
                 properties,
                 body: request.body.clone(),
             };
-            vec![self.record(conn, &header, queue_id, message)]
+            let mut record = self.record(conn, &header, queue_id, message);
+            // A DELAY level > 0 sends it to its level's schedule queue.
+            self.schedule.schedule(&mut record);
+            vec![record]
         };
         if messages.is_empty() {
             return Ok(reply(

@@ -2,6 +2,8 @@
 //! the remoting protocol to it as a RocketMQ client does.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub(crate) mod retry;
+
 use std::net::TcpListener;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
