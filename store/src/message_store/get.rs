@@ -20,6 +20,13 @@ const QUERY_ROUNDS: usize = 3;
 /// Bytes of a record header that hold STORETIMESTAMP whatever the host kinds.
 const HEADER_WITH_STORE_TS: usize = 80;
 
+/// A filter on a candidate record's raw property bytes (`name\x01value`
+/// pairs joined by `\x02`), as Java's `isMatchedByCommitLog`.
+pub type RecordFilter<'a> = &'a dyn Fn(&[u8]) -> bool;
+
+/// The tags-code filter and the optional record filter of a read.
+type Filters<'a> = (&'a dyn Fn(i64) -> bool, Option<RecordFilter<'a>>);
+
 /// The outcome of a pull (`GetMessageStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GetMessageStatus {
@@ -131,6 +138,25 @@ impl MessageStore {
         max_bytes: usize,
         filter: &dyn Fn(i64) -> bool,
     ) -> GetMessageResult {
+        self.get_messages_with(topic, queue_id, offset, max_count, max_bytes, filter, None)
+    }
+
+    /// [`get_messages`](Self::get_messages), also skipping records whose
+    /// raw property bytes `record_filter` rejects (Java's
+    /// `isMatchedByCommitLog`, for SQL92). A skipped record still advances
+    /// the next offset; when none matched the status is
+    /// `NoMatchedMessage`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_messages_with(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_count: usize,
+        max_bytes: usize,
+        filter: &dyn Fn(i64) -> bool,
+        record_filter: Option<RecordFilter<'_>>,
+    ) -> GetMessageResult {
         use GetMessageStatus as S;
         let Some(cq) = self.queues.queue(topic, queue_id) else {
             return GetMessageResult::empty(S::NoMatchedLogicQueue, self.correct(offset, 0), 0, 0);
@@ -145,7 +171,8 @@ impl MessageStore {
         } else if offset > max {
             (S::OffsetOverflowBadly, self.correct(offset, max))
         } else {
-            return self.read_queue(&cq, offset, min, max, max_count, max_bytes, filter);
+            let filters = (filter, record_filter);
+            return self.read_queue(&cq, offset, min, max, max_count, max_bytes, filters);
         };
         GetMessageResult::empty(status, next, min, max)
     }
@@ -159,7 +186,7 @@ impl MessageStore {
         max: i64,
         max_count: usize,
         max_bytes: usize,
-        filter: &dyn Fn(i64) -> bool,
+        (filter, record_filter): Filters<'_>,
     ) -> GetMessageResult {
         use GetMessageStatus as S;
         let cfg = &self.config;
@@ -210,6 +237,14 @@ impl MessageStore {
                 next_file_start = self.commit_log.roll_next_file(e.phys_offset);
                 continue;
             };
+            if let Some(record_filter) = record_filter
+                && !record_filter(record_props(&record))
+            {
+                if out.buffer_total_size == 0 {
+                    out.status = S::NoMatchedMessage;
+                }
+                continue;
+            }
             out.buffer_total_size += record.len();
             out.messages.push(record);
             out.queue_offsets.push(queue_offset);
@@ -399,5 +434,13 @@ impl MessageStore {
             }
         }
         out
+    }
+}
+
+/// A whole record's raw property bytes (empty if it does not parse).
+fn record_props(record: &[u8]) -> &[u8] {
+    match parse_entry(record, record.len()) {
+        Ok(Entry::Record(info)) => props_of(record, &info),
+        _ => &[],
     }
 }

@@ -35,7 +35,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use dispatch::ArrivalListener;
-pub use get::{GetMessageResult, GetMessageStatus, QueryMessageResult};
+pub use get::{GetMessageResult, GetMessageStatus, QueryMessageResult, RecordFilter};
 pub use put::{PutMessageFuture, PutMessageResult};
 pub use recovery::RecoveryReport;
 
