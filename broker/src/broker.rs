@@ -10,6 +10,7 @@ use crate::client::{ConsumerManager, ProducerManager};
 use crate::config::BrokerConfig;
 use crate::consumer_offset::ConsumerOffsetManager;
 use crate::error::BrokerError;
+use crate::filter::ConsumerFilters;
 use crate::live_config::LiveConfig;
 use crate::long_poll::PullHoldService;
 use crate::metrics::BrokerMetrics;
@@ -34,6 +35,8 @@ pub struct Broker {
     pub(crate) consumers: ConsumerManager,
     pub(crate) locks: RebalanceLockManager,
     pub(crate) pull_holds: PullHoldService,
+    /// Compiled SQL92 subscriptions, by topic and group.
+    pub(crate) filters: ConsumerFilters,
     /// Delay levels and their delivery progress.
     pub(crate) schedule: ScheduleMessageService,
     /// Prometheus metrics, served by the HTTP endpoint.
@@ -60,6 +63,7 @@ impl Broker {
             consumers: ConsumerManager::default(),
             locks: RebalanceLockManager::default(),
             pull_holds: PullHoldService::new(),
+            filters: ConsumerFilters::default(),
             schedule: ScheduleMessageService::load(&config, &store)?,
             metrics: BrokerMetrics::new(),
             store,

@@ -31,4 +31,6 @@ pub mod topic_config;
 pub use broker::Broker;
 pub use config::{BrokerConfig, DEFAULT_LISTEN_PORT};
 pub use error::BrokerError;
+/// SQL92 selectors (`MessageSelector.bySql`), public for the fuzz target.
+pub use filter::sql92;
 pub use server::{BrokerHandle, run};

@@ -19,6 +19,7 @@ use super::{Outcome, header, reply, success};
 use crate::broker::Broker;
 use crate::client::{ClientChannelInfo, ConsumerRegistration};
 use crate::error::RequestError;
+use crate::filter::sql92::Selector;
 
 /// A consumer group's settings a heartbeat needs.
 struct GroupSettings {
@@ -59,6 +60,8 @@ impl Broker {
     pub fn scan_not_active_channels(&self) {
         self.producers.scan_not_active_channels();
         self.consumers.scan_not_active_channels();
+        self.filters
+            .retain_groups(|group| self.consumers.is_online(group));
     }
 
     /// HEART_BEAT: registers the client's consumer and producer groups.
@@ -104,6 +107,13 @@ impl Broker {
                 );
             }
             sub_change |= registered.sub_change;
+            // Java registers the filters on every heartbeat and answers
+            // success even when an expression does not compile: the
+            // client learns of it from CHECK_CLIENT_CONFIG and its pulls.
+            if self.config.enable_property_filter && !without_sub {
+                self.filters
+                    .register(group, &consumer.subscription_data_set);
+            }
         }
         for producer in &data.producer_data_set {
             self.producers.register(&producer.group_name, &channel);
@@ -206,7 +216,8 @@ impl Broker {
     }
 
     /// CHECK_CLIENT_CONFIG: whether this broker can filter by the
-    /// subscription's expression type.
+    /// subscription's expression type, and whether an SQL92 expression
+    /// compiles (the Java consumer's `start()` fails with this remark).
     fn check_client_config(&self, request: &RemotingCommand) -> RemotingCommand {
         if request.body.is_empty() {
             return success(request);
@@ -237,7 +248,20 @@ impl Broker {
             );
         }
         if kind == SubscriptionData::EXPRESSION_SQL92 {
-            return success(request);
+            return match Selector::compile(&sub.sub_string) {
+                Ok(_) => success(request),
+                Err(error) => {
+                    tracing::warn!(
+                        client = ?body.client_id, group = ?body.group, topic = %sub.topic, %error,
+                        "checkClientConfig: the SQL92 expression does not compile"
+                    );
+                    reply(
+                        request,
+                        ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+                        error.to_string(),
+                    )
+                }
+            };
         }
         tracing::warn!(
             client = ?body.client_id, group = ?body.group, kind,

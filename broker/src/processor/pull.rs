@@ -23,7 +23,16 @@ use tokio::time::Instant;
 use super::{header, reply};
 use crate::broker::Broker;
 use crate::error::RequestError;
+use crate::filter::sql92::Selector;
 use crate::filter::{self, FilterError};
+
+/// What a pull filters with: the subscription (tags codes) and, for SQL92,
+/// its compiled selector (record properties).
+type PullFilter = (
+    Arc<SubscriptionData>,
+    Arc<SubscriptionGroupConfig>,
+    Option<Arc<Selector>>,
+);
 
 /// The master's broker id, suggested unless pulling from a replica is better.
 const MASTER_ID: i64 = 0;
@@ -35,7 +44,7 @@ impl Broker {
         request: &RemotingCommand,
     ) -> Result<Option<RemotingCommand>, RequestError> {
         let header: PullMessageRequestHeader = header(request)?;
-        let (subscription, group_config) = match self.check_pull(request, &header) {
+        let (subscription, group_config, selector) = match self.check_pull(request, &header) {
             Ok(checked) => checked,
             Err(refused) => return Ok(Some(refused)),
         };
@@ -66,6 +75,9 @@ impl Broker {
             .and_then(|bytes| usize::try_from(bytes).ok())
             .unwrap_or(usize::MAX);
         let matches = |tags_code: i64| filter::matches(&subscription, tags_code);
+        let by_properties = selector
+            .as_deref()
+            .map(|selector| move |properties: &[u8]| selector.matches(properties));
 
         let mut suspended = None;
         loop {
@@ -76,13 +88,15 @@ impl Broker {
             if let Some(arrival) = arrival.as_mut().as_pin_mut() {
                 arrival.enable();
             }
-            let result = self.store.get_messages(
+            let result = self.store.get_messages_with(
                 &header.topic,
                 header.queue_id,
                 header.queue_offset,
                 max_count,
                 max_bytes,
                 &matches,
+                // Made here, so no non-Send `&dyn Fn` lives across an await.
+                by_properties.as_ref().map(|f| f as &dyn Fn(&[u8]) -> bool),
             );
             let code = response_code(&result, header.queue_offset, is_master);
             let waiting = code == ResponseCode::PULL_NOT_FOUND
@@ -109,12 +123,13 @@ impl Broker {
     }
 
     /// Java's checks before reading: the refusal response, or the
-    /// subscription to filter with and the group's settings.
+    /// subscription to filter with, the group's settings and the compiled
+    /// SQL92 selector if the subscription is one.
     fn check_pull(
         &self,
         request: &RemotingCommand,
         header: &PullMessageRequestHeader,
-    ) -> Result<(Arc<SubscriptionData>, Arc<SubscriptionGroupConfig>), RemotingCommand> {
+    ) -> Result<PullFilter, RemotingCommand> {
         let topic = header.topic.as_str();
         let group = header.consumer_group.as_str();
         if !PermName::is_readable(self.live.broker_permission()) {
@@ -166,23 +181,9 @@ impl Broker {
             ));
         }
         if PullSysFlag::has_subscription(header.sys_flag) {
-            return filter::build_subscription(
-                topic,
-                header.subscription.as_deref().unwrap_or_default(),
-                header.expression_type.as_deref(),
-                self.config.enable_property_filter,
-            )
-            .map(|subscription| (Arc::new(subscription), group_config))
-            .map_err(|error| match error {
-                FilterError::Unsupported(_) => {
-                    reply(request, ResponseCode::SYSTEM_ERROR, error.to_string())
-                }
-                FilterError::Sql92NotImplemented => reply(
-                    request,
-                    ResponseCode::SUBSCRIPTION_PARSE_FAILED,
-                    error.to_string(),
-                ),
-            });
+            return self
+                .subscription_of_pull(request, header)
+                .map(|(subscription, selector)| (subscription, group_config, selector));
         }
         if !group_config.consume_broadcast_enable
             && self.consumers.message_model(group) == Some(Some(MessageModel::Broadcasting))
@@ -207,21 +208,70 @@ impl Broker {
                 "the consumer's subscription not latest",
             ));
         }
-        if subscription.expression_type != SubscriptionData::EXPRESSION_TAG
-            && !subscription.expression_type.is_empty()
-        {
-            let error = if self.config.enable_property_filter {
-                FilterError::Sql92NotImplemented
-            } else {
-                FilterError::Unsupported(subscription.expression_type.clone())
-            };
+        if filter::is_tag_type(&subscription.expression_type) {
+            return Ok((subscription, group_config, None));
+        }
+        if !self.config.enable_property_filter {
+            let error = FilterError::Unsupported(subscription.expression_type.clone());
             return Err(reply(
                 request,
                 ResponseCode::SYSTEM_ERROR,
                 error.to_string(),
             ));
         }
-        Ok((subscription, group_config))
+        match self
+            .filters
+            .selector(topic, group, &subscription.sub_string)
+        {
+            Ok(selector) => Ok((subscription, group_config, Some(selector))),
+            Err(error) => Err(reply(
+                request,
+                ResponseCode::FILTER_DATA_NOT_EXIST,
+                format!(
+                    "The broker's consumer filter data is not exist!Your expression may be wrong! {error}"
+                ),
+            )),
+        }
+    }
+
+    /// The subscription a pull carries (`hasSubscriptionFlag`), built and,
+    /// for SQL92, compiled (once per expression, not per pull).
+    fn subscription_of_pull(
+        &self,
+        request: &RemotingCommand,
+        header: &PullMessageRequestHeader,
+    ) -> Result<(Arc<SubscriptionData>, Option<Arc<Selector>>), RemotingCommand> {
+        let parse_failed = |error: &dyn std::fmt::Display| {
+            reply(
+                request,
+                ResponseCode::SUBSCRIPTION_PARSE_FAILED,
+                format!("parse the consumer's subscription failed: {error}"),
+            )
+        };
+        let subscription = filter::build_subscription(
+            &header.topic,
+            header.subscription.as_deref().unwrap_or_default(),
+            header.expression_type.as_deref(),
+            self.config.enable_property_filter,
+        )
+        .map_err(|error| match error {
+            FilterError::Unsupported(_) => {
+                reply(request, ResponseCode::SYSTEM_ERROR, error.to_string())
+            }
+            FilterError::UnknownType(_) | FilterError::EmptyExpression(_) => parse_failed(&error),
+        })?;
+        if filter::is_tag_type(&subscription.expression_type) {
+            return Ok((Arc::new(subscription), None));
+        }
+        let selector = self
+            .filters
+            .selector(
+                &header.topic,
+                &header.consumer_group,
+                &subscription.sub_string,
+            )
+            .map_err(|error| parse_failed(&error))?;
+        Ok((Arc::new(subscription), Some(selector)))
     }
 
     /// Sends the pull's answer: found records as the body, without copying
