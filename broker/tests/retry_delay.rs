@@ -60,7 +60,8 @@ async fn a_level_one_message_arrives_after_a_second() {
     assert_eq!(&m.body[..], b"d1");
     assert_eq!(m.tags(), Some("TagA"));
     assert_eq!(m.uniq_key(), Some("d1"));
-    assert_eq!(m.properties.delay_time_level(), None);
+    // As Java writes it: the level stays among the properties.
+    assert_eq!(m.properties.delay_time_level(), Some(1));
     assert_eq!(m.properties.real_topic(), Some("Delayed"));
     assert_eq!(m.properties.real_queue_id(), Some(1));
     // Delivered once: nothing follows it.

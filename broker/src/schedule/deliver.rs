@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use skylark_protocol::message::property::{DELAY_TIME_LEVEL, TIMER_DELAY_SEC, TIMER_DELIVER_MS};
 use skylark_protocol::message::record;
 use skylark_protocol::message::topic::{RMQ_SYS_SCHEDULE_TOPIC, RMQ_SYS_TRANS_HALF_TOPIC};
 use skylark_protocol::message::{MessageVersion, StoredMessage};
@@ -208,14 +207,17 @@ impl Broker {
 }
 
 /// Java's `messageTimeUp`: the record to store in the real queue — the
-/// scheduled record moved to `REAL_TOPIC` / `REAL_QID` without its delay;
-/// `None` when those properties are missing or malformed.
+/// scheduled record moved to `REAL_TOPIC` / `REAL_QID`; `None` when those
+/// properties are missing or malformed.
+///
+/// The properties stay byte for byte as scheduled, `DELAY` included: Java
+/// clears the level from its property map, but writes the property string
+/// it took before, so its consumers see the level (and `REAL_TOPIC`,
+/// `REAL_QID`) on delivered messages. Only the schedule topic's tags code
+/// reads `DELAY`, so it is not delayed again.
 fn time_up(mut record: StoredMessage) -> Option<StoredMessage> {
     let topic = record.properties.real_topic()?.to_owned();
     let queue_id = record.properties.real_queue_id()?;
-    for done in [DELAY_TIME_LEVEL, TIMER_DELIVER_MS, TIMER_DELAY_SEC] {
-        record.properties.remove(done);
-    }
     record.version = MessageVersion::for_topic_len(topic.len());
     record.topic = topic;
     record.queue_id = queue_id;

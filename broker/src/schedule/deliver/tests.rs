@@ -67,8 +67,8 @@ async fn due_messages_go_to_their_real_queue_in_order() {
     assert_eq!(first.topic, "T");
     assert_eq!(first.tags(), Some("TagA"));
     assert_eq!(first.uniq_key(), Some("U-m0"));
-    assert_eq!(first.properties.delay_time_level(), None);
-    // Java keeps where it was scheduled for.
+    // Java keeps the level and where it was scheduled for.
+    assert_eq!(first.properties.delay_time_level(), Some(1));
     assert_eq!(first.properties.get(REAL_TOPIC), Some("T"));
     assert_eq!(first.properties.get(REAL_QUEUE_ID), Some("2"));
     assert_eq!((first.reconsume_times, first.born_timestamp), (2, 1234));
@@ -196,8 +196,7 @@ fn time_up_restores_the_real_topic_and_queue() {
         Message::new(RMQ_SYS_SCHEDULE_TOPIC, b"b".to_vec())
             .with_property("DELAY", "3")
             .with_property(REAL_TOPIC, long.as_str())
-            .with_property(REAL_QUEUE_ID, "5")
-            .with_property(TIMER_DELIVER_MS, "1"),
+            .with_property(REAL_QUEUE_ID, "5"),
         born(),
         host,
     );
@@ -218,8 +217,9 @@ fn time_up_restores_the_real_topic_and_queue() {
         ),
         (0, 0, 0)
     );
-    assert!(!delivered.properties.contains("DELAY"));
-    assert!(!delivered.properties.contains(TIMER_DELIVER_MS));
+    // The property bytes are the scheduled record's.
+    assert_eq!(delivered.properties, record.properties);
+    assert_eq!(delivered.properties.delay_time_level(), Some(3));
     assert_eq!(delivered.body, record.body);
 
     for (name, value) in [(REAL_QUEUE_ID, "x"), (REAL_TOPIC, "")] {
