@@ -265,9 +265,15 @@ impl Recovery<'_> {
         if cq.full || cq.mark.is_none() {
             // Rebuilt, or no mark to go by: make what was dispatched durable
             // and record it, so a crash before the flusher's first round
-            // does not start all over again.
-            self.queues.flush_all()?;
-            self.manifest.save(reached, self.queues)?;
+            // does not start all over again. Failing here costs only that.
+            let saved = self
+                .queues
+                .flush_all()
+                .map_err(StoreError::from)
+                .and_then(|()| self.manifest.save(reached, self.queues));
+            if let Err(e) = saved {
+                tracing::error!(error = %e, "cannot record the dispatch mark after recovery");
+            }
         }
         // The next queue offsets are exactly those of the queues that have a
         // ConsumeQueue: `CommitLog::open` seeded the table from the records
