@@ -93,6 +93,14 @@ pub struct BrokerConfig {
     pub enable_property_filter: bool,
     /// Port of the HTTP endpoint (/metrics, /healthz, /readyz); 0 disables it. Skylark's key.
     pub http_listen_port: u16,
+    /// Refuse transactional half messages with NO_PERMISSION (false).
+    pub reject_transaction_message: bool,
+    /// Age in ms before an unresolved half message is first checked (6000).
+    pub transaction_time_out: u64,
+    /// Checks of one half message before it is discarded (15).
+    pub transaction_check_max: i32,
+    /// Period of the transaction check, in ms (30 000).
+    pub transaction_check_interval: u64,
     /// The store's settings, read from the same file.
     #[serde(skip)]
     pub store: MessageStoreConfig,
@@ -132,6 +140,10 @@ impl Default for BrokerConfig {
             config_black_list: "configBlackList;brokerConfigPath".to_owned(),
             enable_property_filter: false,
             http_listen_port: 0,
+            reject_transaction_message: false,
+            transaction_time_out: 6000,
+            transaction_check_max: 15,
+            transaction_check_interval: 30_000,
             store: MessageStoreConfig::default(),
         }
     }
@@ -232,6 +244,11 @@ impl BrokerConfig {
     /// How often committed consumer offsets are saved.
     pub fn flush_consumer_offset_period(&self) -> Duration {
         Duration::from_millis(self.flush_consumer_offset_interval.max(100))
+    }
+
+    /// Period of the transaction check (at least 100 ms).
+    pub fn transaction_check_period(&self) -> Duration {
+        Duration::from_millis(self.transaction_check_interval.max(100))
     }
 
     /// Whether this broker is a master (id 0).

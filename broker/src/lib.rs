@@ -27,6 +27,7 @@ pub mod subscription_group;
 #[cfg(test)]
 mod test_support;
 pub mod topic_config;
+mod transaction;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, DEFAULT_LISTEN_PORT};

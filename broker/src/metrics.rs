@@ -52,6 +52,12 @@ pub(crate) struct BrokerMetrics {
     dlq_messages: IntCounterVec,
     /// Delayed messages not yet delivered, by delay level (set at scrape time).
     schedule_pending: prometheus::IntGaugeVec,
+    /// Transactional half messages not yet resolved.
+    transaction_halves_pending: IntGauge,
+    /// CHECK_TRANSACTION_STATE requests sent.
+    transaction_checks: IntCounter,
+    /// Half messages discarded after too many checks.
+    transaction_discards: IntCounter,
     /// Serialises scrapes: the scrape-time values are set, then gathered.
     render_lock: Mutex<()>,
 }
@@ -195,6 +201,21 @@ impl BrokerMetrics {
                 &["level"],
             )
             .expect("static gauge options are valid"),
+            transaction_halves_pending: int_gauge(
+                "skylark_transaction_halves_pending",
+                "Transactional half messages neither committed, rolled back nor discarded \
+                 (recounted at every transaction check)",
+            ),
+            transaction_checks: IntCounter::new(
+                "skylark_transaction_checks_total",
+                "CHECK_TRANSACTION_STATE requests sent to producers",
+            )
+            .expect("static counter options are valid"),
+            transaction_discards: IntCounter::new(
+                "skylark_transaction_discards_total",
+                "Half messages discarded into TRANS_CHECK_MAX_TIME_TOPIC after transactionCheckMax checks",
+            )
+            .expect("static counter options are valid"),
             render_lock: Mutex::new(()),
             registry,
         };
@@ -218,6 +239,14 @@ impl BrokerMetrics {
             Box::new(metrics.schedule_pending.clone()),
         ];
         for collector in retries {
+            metrics.register(collector);
+        }
+        let transactions: [Box<dyn Collector>; 3] = [
+            Box::new(metrics.transaction_halves_pending.clone()),
+            Box::new(metrics.transaction_checks.clone()),
+            Box::new(metrics.transaction_discards.clone()),
+        ];
+        for collector in transactions {
             metrics.register(collector);
         }
         metrics
@@ -300,6 +329,34 @@ impl BrokerMetrics {
                 gauge.set(waiting);
             }
         }
+    }
+
+    /// Counts a half message stored by a send.
+    pub(crate) fn transaction_half_stored(&self) {
+        self.transaction_halves_pending.inc();
+    }
+
+    /// Counts a half message committed, rolled back or discarded (never
+    /// below 0: after a restart the gauge starts at 0 until the first check).
+    pub(crate) fn transaction_half_resolved(&self) {
+        if self.transaction_halves_pending.get() > 0 {
+            self.transaction_halves_pending.dec();
+        }
+    }
+
+    /// Sets the pending half messages to what a check pass counted.
+    pub(crate) fn set_transaction_halves_pending(&self, pending: i64) {
+        self.transaction_halves_pending.set(pending);
+    }
+
+    /// Counts a CHECK_TRANSACTION_STATE sent.
+    pub(crate) fn record_transaction_check(&self) {
+        self.transaction_checks.inc();
+    }
+
+    /// Counts a half message discarded after too many checks.
+    pub(crate) fn record_transaction_discard(&self) {
+        self.transaction_discards.inc();
     }
 
     /// Every metric in the Prometheus text format, with the scrape-time
@@ -647,6 +704,28 @@ mod tests {
         let text = metrics.render(&ScrapeValues::default());
         assert_eq!(
             sample(&text, r#"skylark_schedule_pending{level="1"}"#),
+            Some("0")
+        );
+    }
+
+    #[test]
+    fn transaction_metrics_follow_halves_and_checks() {
+        let metrics = BrokerMetrics::new();
+        metrics.transaction_half_stored();
+        metrics.transaction_half_stored();
+        metrics.transaction_half_resolved();
+        metrics.record_transaction_check();
+        let text = metrics.render(&ScrapeValues::default());
+        assert_eq!(
+            sample(&text, "skylark_transaction_halves_pending"),
+            Some("1")
+        );
+        assert_eq!(sample(&text, "skylark_transaction_checks_total"), Some("1"));
+        metrics.set_transaction_halves_pending(0);
+        metrics.transaction_half_resolved();
+        let text = metrics.render(&ScrapeValues::default());
+        assert_eq!(
+            sample(&text, "skylark_transaction_halves_pending"),
             Some("0")
         );
     }

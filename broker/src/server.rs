@@ -150,6 +150,19 @@ impl Broker {
                 }
             }
         }));
+        tasks.spawn(every(
+            broker.config.transaction_check_period(),
+            stopped.clone(),
+            {
+                let broker = broker.clone();
+                let stopped = stopped.clone();
+                move || {
+                    let broker = broker.clone();
+                    let stopped = stopped.clone();
+                    async move { broker.check_transactions(&stopped).await }
+                }
+            },
+        ));
         tasks.spawn(every(CLIENT_SCAN_INTERVAL, stopped, {
             let broker = broker.clone();
             move || {

@@ -8,6 +8,7 @@
 
 mod admin;
 mod client;
+mod end_transaction;
 mod offset;
 mod pull;
 mod query;
@@ -49,6 +50,7 @@ impl Broker {
                 self.consumer_send_msg_back(&request).await.map(Some)
             }
             RequestCode::VIEW_MESSAGE_BY_ID => self.view_message_by_id(conn, &request).await,
+            RequestCode::END_TRANSACTION => self.end_transaction(conn, &request).await,
             _ => self
                 .try_handle_offset(conn, &request)
                 .or_else(|| self.try_handle_client(conn, &request))

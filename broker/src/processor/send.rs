@@ -15,10 +15,10 @@ use skylark_protocol::headers::send::{
 };
 use skylark_protocol::message::Message;
 use skylark_protocol::message::msg_id::offset_msg_id;
-use skylark_protocol::message::topic::{is_not_allowed_send_topic, is_retry_topic, validate_topic};
-use skylark_protocol::message::{
-    MessageSysFlag, PermName, Properties, StoredMessage, TransactionType, decode_batch,
+use skylark_protocol::message::topic::{
+    RMQ_SYS_TRANS_HALF_TOPIC, is_not_allowed_send_topic, is_retry_topic, validate_topic,
 };
+use skylark_protocol::message::{PermName, Properties, StoredMessage, decode_batch};
 use skylark_protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
 use skylark_remoting::ConnectionHandle;
 use skylark_store::error::PutMessageStatus;
@@ -27,11 +27,10 @@ use skylark_store::message_store::PutMessageResult;
 use super::{Outcome, reply};
 use crate::broker::Broker;
 use crate::error::RequestError;
+use crate::transaction;
 
 /// The property naming the cluster of the storing broker (`CLUSTER`).
 const PROPERTY_CLUSTER: &str = "CLUSTER";
-/// `TRAN_MSG`: a transactional half message.
-const PROPERTY_TRANSACTION_PREPARED: &str = "TRAN_MSG";
 
 /// Spreads sends that leave the queue to the broker (`queueId < 0`).
 static NEXT_QUEUE: AtomicU32 = AtomicU32::new(0);
@@ -60,21 +59,18 @@ impl Broker {
             .as_deref()
             .map(Properties::parse)
             .unwrap_or_default();
-        if properties.get(PROPERTY_TRANSACTION_PREPARED) == Some("true")
-            || MessageSysFlag::transaction_type(header.sys_flag) == TransactionType::Prepared
-        {
-            return Ok(reply(
-                request,
-                ResponseCode::NO_PERMISSION,
-                format!(
-                    "the broker[{}] does not support transaction messages yet",
-                    self.config.broker_name
-                ),
-            ));
-        }
-        if request.request_code() == RequestCode::SEND_BATCH_MESSAGE
-            && properties.delay_time_level().is_some_and(|level| level > 0)
-        {
+        let batch = request.request_code() == RequestCode::SEND_BATCH_MESSAGE;
+        let half = match self.admit_half(
+            request,
+            &properties,
+            header.sys_flag,
+            header.reconsume_times.unwrap_or(0),
+            batch,
+        ) {
+            Ok(half) => half,
+            Err(refused) => return Ok(refused),
+        };
+        if batch && properties.delay_time_level().is_some_and(|level| level > 0) {
             // Java's store refuses a delayed batch.
             return Ok(reply(
                 request,
@@ -84,7 +80,6 @@ impl Broker {
         }
         properties.insert(PROPERTY_CLUSTER, self.config.broker_cluster_name.as_str());
 
-        let batch = request.request_code() == RequestCode::SEND_BATCH_MESSAGE;
         let messages = if batch {
             if is_retry_topic(&header.topic) {
                 return Ok(reply(
@@ -128,8 +123,13 @@ impl Broker {
                 body: request.body.clone(),
             };
             let mut record = self.record(conn, &header, queue_id, message);
-            // A DELAY level > 0 sends it to its level's schedule queue.
-            self.schedule.schedule(&mut record);
+            if !half {
+                // A DELAY level > 0 sends it to its level's schedule queue.
+                self.schedule.schedule(&mut record);
+            }
+            if half {
+                transaction::half::into_half(&mut record);
+            }
             vec![record]
         };
         if messages.is_empty() {
@@ -148,8 +148,11 @@ impl Broker {
         };
         self.metrics.observe_put(started.elapsed());
         if let Some(append) = result.append.filter(|_| result.is_stored()) {
+            if half {
+                self.metrics.transaction_half_stored();
+            }
             self.metrics.record_put(
-                &header.topic,
+                &messages[0].topic,
                 append.msg_num as u64,
                 append.wrote_bytes as u64,
             );
@@ -327,7 +330,12 @@ impl Broker {
                 msg_id,
                 queue_id,
                 queue_offset: append.queue_offset,
-                transaction_id: None,
+                // Java answers every send with its UNIQ_KEY; only a transaction producer reads it.
+                transaction_id: messages
+                    .first()
+                    .filter(|m| m.topic == RMQ_SYS_TRANS_HALF_TOPIC)
+                    .and_then(StoredMessage::uniq_key)
+                    .map(str::to_owned),
                 batch_uniq_id: None,
                 recall_handle: None,
             });
