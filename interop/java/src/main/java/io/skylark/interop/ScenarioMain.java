@@ -23,6 +23,8 @@ public final class ScenarioMain {
     private static final Map<String, Scenario> SCENARIOS = new TreeMap<>(Map.ofEntries(
             Map.entry("send", SendScenarios::send),
             Map.entry("batch", SendScenarios::batch),
+            Map.entry("transaction", TransactionScenarios::commitAndRollback),
+            Map.entry("transaction-check", TransactionScenarios::resolvedByCheck),
             Map.entry("keys-tags", KeysTagsScenario::run),
             Map.entry("clustering", ClusteringScenario::run),
             Map.entry("broadcasting", BroadcastingScenario::run),
