@@ -42,6 +42,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -157,13 +158,47 @@ impl Manifest {
         if self.last_dispatched.load(Ordering::Acquire) == dispatched {
             return Ok(());
         }
-        write_atomic(
-            &self.dir.join(DISPATCHED_FILE),
-            dispatched.to_string().as_bytes(),
-        )?;
+        write_mark(&self.dir.join(DISPATCHED_FILE), dispatched)?;
         self.last_dispatched.store(dispatched, Ordering::Release);
         Ok(())
     }
+}
+
+/// Bytes of the `.dispatched` file: 20 digits and a newline.
+const MARK_LEN: u64 = 21;
+
+/// Overwrites the `.dispatched` file in place with `mark` as 20 digits and
+/// syncs its data. The flusher writes it every round: a new file and a
+/// rename each second would force a journal commit each second, which the
+/// CommitLog's syncs would queue behind. 21 bytes at offset 0 lie in one
+/// sector, which a disk writes whole or not at all, so a crash leaves the
+/// old or the new value.
+fn write_mark(path: &Path, mark: i64) -> Result<()> {
+    let text = format!("{mark:020}\n");
+    let open = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+    };
+    let file = match open() {
+        // A store without queues yet has no `consumequeue` directory.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| open()),
+        other => other,
+    };
+    file.and_then(|f| {
+        f.write_all_at(text.as_bytes(), 0)?;
+        // Once: a file from an older version holds fewer bytes.
+        if f.metadata()?.len() != MARK_LEN {
+            f.set_len(MARK_LEN)?;
+        }
+        f.sync_data()
+    })
+    .map_err(|e| StoreError::io("write", path, e))
 }
 
 /// Writes `path` through a synced temporary file and a rename, so a crash
@@ -455,6 +490,24 @@ mod tests {
         assert!(r.is_stored(), "{r:?}");
         let a = r.append.unwrap();
         (a.queue_offset, a.wrote_offset)
+    }
+
+    /// The mark is overwritten in place as 20 digits, whatever length the
+    /// file had (an older version wrote it unpadded), and reads back.
+    #[test]
+    fn the_mark_is_rewritten_in_place_at_a_fixed_width() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let manifest = super::Manifest::new(dir.path());
+        let path = dir.path().join(super::DISPATCHED_FILE);
+        std::fs::write(&path, "123456789").unwrap();
+        assert_eq!(manifest.load_dispatched(), Some(123_456_789));
+        for (before, mark) in [("7", 42), ("1234567890123456789012345", 5)] {
+            std::fs::write(&path, before).unwrap();
+            super::write_mark(&path, mark).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(text, format!("{mark:020}\n"));
+            assert_eq!(manifest.load_dispatched(), Some(mark));
+        }
     }
 
     /// A rebuild (a listed queue is missing) brings back the missing queues
