@@ -207,3 +207,36 @@ fn multi_master_spreads_load_and_survives_a_broker_kill() {
     let mut alive: Vec<_> = survivors.iter_mut().collect();
     suite.finish(&mut alive);
 }
+
+/// mqadmin's commands through rocketmq-tools' `DefaultMQAdminExt` (4.9.8
+/// and 5.3.3): cluster, topic, group and broker-config commands, queries,
+/// consume progress and connections, offset resets online and offline, and
+/// wiping a broker's write permission (see interop/java/README.md). The
+/// standalone starts from a broker.conf, where updateBrokerConfig saves.
+#[test]
+fn mqadmin_commands_through_default_mq_admin_ext() {
+    let Some(mut suite) = Suite::new("mqadmin_commands_through_default_mq_admin_ext") else {
+        return;
+    };
+    let (_, mut standalone) = suite.standalone("standalone", &["shortPollingTimeMills=1000"]);
+    let namesrv = standalone.addr("namesrvAddr");
+    let mut saved = None;
+    for client in suite.clients() {
+        let value = match client {
+            suite::Client::V4 => "1404",
+            suite::Client::V5 => "1505",
+        };
+        suite.run(client, "admin-topics", &namesrv, &[value]);
+        suite.run(client, "admin-consume", &namesrv, &[]);
+        saved = Some(value);
+    }
+    let conf = std::fs::read_to_string(suite.path("standalone.conf")).unwrap_or_default();
+    if let Some(value) = saved {
+        let line = format!("shortPollingTimeMills={value}");
+        suite.expect(
+            conf.lines().any(|l| l == line),
+            &format!("updateBrokerConfig saved {line} to the broker.conf:\n{conf}"),
+        );
+    }
+    suite.finish(&mut [&mut standalone]);
+}

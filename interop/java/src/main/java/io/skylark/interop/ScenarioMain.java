@@ -22,6 +22,8 @@ public final class ScenarioMain {
 
     private static final Map<String, Scenario> SCENARIOS = new TreeMap<>(Map.ofEntries(
             Map.entry("send", SendScenarios::send),
+            Map.entry("admin-topics", AdminTopicsScenario::run),
+            Map.entry("admin-consume", AdminConsumeScenario::run),
             Map.entry("batch", SendScenarios::batch),
             Map.entry("transaction", TransactionScenarios::commitAndRollback),
             Map.entry("transaction-check", TransactionScenarios::resolvedByCheck),
