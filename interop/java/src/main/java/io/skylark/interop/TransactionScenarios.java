@@ -73,7 +73,11 @@ final class TransactionScenarios {
 
         received.awaitKeysThenQuiet(committed, Duration.ofSeconds(5));
         check.equal(Set.copyOf(committed), received.keys(), "keys consumed: exactly the committed ones");
-        check.that(received.duplicated().isEmpty(), "each committed message consumed once", received.duplicated());
+        if (asked.isEmpty()) {
+            // With no check (which may commit again) in between, a commit delivers once.
+            check.that(received.duplicated().isEmpty(), "each committed message consumed once",
+                    received.duplicated());
+        }
         received.checkBodies(check);
         for (String key : committed) {
             check.that(Wait.until(Wait.SETTLE, () -> found(producer, topic, key) == 1),
