@@ -80,6 +80,18 @@ fn lite_pull_consumer_rewinds_by_offset_and_timestamp() {
     );
 }
 
+/// A push consumer answering RECONSUME_LATER gets the message again after
+/// delay levels 3 and 4 (10 s, 30 s) with growing reconsume times, then
+/// finds it in its group's DLQ; a message sent with delay level 2 arrives
+/// no earlier than 5 s later.
+#[test]
+fn failed_messages_are_retried_then_dead_lettered_and_delays_are_kept() {
+    on_standalone(
+        "failed_messages_are_retried_then_dead_lettered_and_delays_are_kept",
+        &["retry-dlq", "delay-level"],
+    );
+}
+
 /// `TransactionMQProducer`: committed messages are consumed and
 /// rolled-back ones never are; messages whose local transaction answers
 /// UNKNOW are committed once the broker's check asks `checkLocalTransaction`

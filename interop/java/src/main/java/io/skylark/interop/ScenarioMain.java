@@ -32,6 +32,8 @@ public final class ScenarioMain {
             Map.entry("broadcasting", BroadcastingScenario::run),
             Map.entry("orderly", OrderlyScenario::run),
             Map.entry("lite-pull", LitePullScenario::run),
+            Map.entry("retry-dlq", RetryDelayScenarios::retryDlq),
+            Map.entry("delay-level", RetryDelayScenarios::delayLevel),
             Map.entry("restart-before", RestartScenarios::before),
             Map.entry("restart-after", RestartScenarios::after),
             Map.entry("produce-until-killed", RestartScenarios::produceUntilKilled),
