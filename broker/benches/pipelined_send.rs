@@ -28,7 +28,9 @@
 //! measured window count; latency is recorded in microseconds.
 //!
 //! With `--pid`, that process's CPU time (utime + stime, /proc/PID/stat) over
-//! the measured window is reported too, as is the generator's own.
+//! the measured window is reported too, as are the generator's own and the
+//! whole machine's non-idle time (/proc/stat): what is left after the broker
+//! and the generator is other work on the machine.
 //!
 //! Prints a line every 5 s and one `RESULT key=value ...` line at the end
 //! (read by scripts/bench-vs-rocketmq). Does nothing unless cargo bench
@@ -256,7 +258,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     println!(
         "RESULT mode={} connections={} inflight={} size={} rate={} seconds={:.3} sent={} failed={} \
          tps={:.0} p50_us={} p90_us={} p99_us={} p999_us={} max_us={} mean_us={:.0} \
-         cpu_ticks={} gen_cpu_ticks={}",
+         cpu_ticks={} gen_cpu_ticks={} machine_busy_ticks={}",
         if options.rate > 0 {
             "rate"
         } else {
@@ -278,6 +280,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         latency_us.mean(),
         cpu(windows.broker_ticks),
         cpu(windows.own_ticks),
+        cpu(windows.machine_ticks),
     );
     Ok(())
 }
@@ -379,6 +382,7 @@ async fn pace(permits: Arc<Semaphore>, rate: u64, start: Instant, end: Instant) 
 struct Windows {
     broker_ticks: Option<u64>,
     own_ticks: Option<u64>,
+    machine_ticks: Option<u64>,
 }
 
 /// Prints the answer rate every [`REPORT_EVERY`] until the window ends, and
@@ -389,15 +393,19 @@ async fn report(shared: &Shared, start: Instant, pid: Option<u32>) -> Windows {
     loop {
         let now = Instant::now();
         if at_start.is_none() && now >= shared.measure_start {
-            at_start = Some((pid.and_then(cpu_ticks), cpu_ticks_self()));
+            at_start = Some((
+                pid.and_then(cpu_ticks),
+                cpu_ticks_self(),
+                machine_busy_ticks(),
+            ));
         }
         if now >= shared.measure_end {
-            let (broker0, own0) = at_start.unwrap_or((None, None));
-            let broker1 = pid.and_then(cpu_ticks);
-            let own1 = cpu_ticks_self();
+            let (broker0, own0, machine0) = at_start.unwrap_or((None, None, None));
+            let delta = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b.saturating_sub(a));
             return Windows {
-                broker_ticks: broker0.zip(broker1).map(|(a, b)| b.saturating_sub(a)),
-                own_ticks: own0.zip(own1).map(|(a, b)| b.saturating_sub(a)),
+                broker_ticks: delta(broker0, pid.and_then(cpu_ticks)),
+                own_ticks: delta(own0, cpu_ticks_self()),
+                machine_ticks: delta(machine0, machine_busy_ticks()),
             };
         }
         let next = [
@@ -446,6 +454,25 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// Non-idle time of all CPUs (user, nice, system, irq, softirq, steal), clock ticks.
+fn machine_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...
+    Some(
+        [0, 1, 2, 5, 6, 7]
+            .iter()
+            .filter_map(|&i| fields.get(i))
+            .sum(),
+    )
 }
 
 fn now_ms() -> i64 {

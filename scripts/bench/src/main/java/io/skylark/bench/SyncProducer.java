@@ -30,7 +30,9 @@ import org.apache.rocketmq.remoting.protocol.SerializeType;
  *
  * With --pid, utime+stime of that process (/proc/PID/stat, clock ticks) is
  * read at the start and the end of the measured window and reported as
- * cpu_ticks.
+ * cpu_ticks. self_cpu_ticks is this process's own, and machine_busy_ticks
+ * the whole machine's non-idle time (/proc/stat), over the same window: what
+ * is left after the broker and the producer is other work on the machine.
  */
 public final class SyncProducer {
     /** Latency histogram buckets of 10 µs up to 2 s; slower sends go to the last bucket. */
@@ -109,6 +111,8 @@ public final class SyncProducer {
         long warmupEnd = System.nanoTime() + warmupSecs * 1_000_000_000L;
         printWindows(warmupEnd, "warm-up");
         long cpuStart = pid > 0 ? cpuTicks(pid) : -1;
+        long selfStart = cpuTicks(ProcessHandle.current().pid());
+        long busyStart = machineBusyTicks();
         long sentStart = sent.sum();
         long failedStart = failed.sum();
         long start = System.nanoTime();
@@ -117,6 +121,8 @@ public final class SyncProducer {
         measuring = false;
         long elapsedNanos = System.nanoTime() - start;
         long cpuEnd = pid > 0 ? cpuTicks(pid) : -1;
+        long selfEnd = cpuTicks(ProcessHandle.current().pid());
+        long busyEnd = machineBusyTicks();
         long sentCount = sent.sum() - sentStart;
         long failedCount = failed.sum() - failedStart;
 
@@ -131,11 +137,12 @@ public final class SyncProducer {
         }
         System.out.printf(
             "RESULT threads=%d size=%d seconds=%.3f sent=%d failed=%d tps=%.0f avg_rt_ms=%.3f"
-                + " p50_rt_ms=%.3f p99_rt_ms=%.3f p999_rt_ms=%.3f cpu_ticks=%d%n",
+                + " p50_rt_ms=%.3f p99_rt_ms=%.3f p999_rt_ms=%.3f cpu_ticks=%d self_cpu_ticks=%d"
+                + " machine_busy_ticks=%d%n",
             threads, size, seconds, sentCount, failedCount, sentCount / seconds,
             measured == 0 ? 0.0 : rtMicrosTotal.sum() / 1000.0 / measured,
             percentileMs(measured, 0.50), percentileMs(measured, 0.99), percentileMs(measured, 0.999),
-            cpuStart >= 0 && cpuEnd >= 0 ? cpuEnd - cpuStart : -1);
+            cpuStart >= 0 && cpuEnd >= 0 ? cpuEnd - cpuStart : -1, selfEnd - selfStart, busyEnd - busyStart);
     }
 
     private void sendLoop(DefaultMQProducer producer, String topic, byte[] body) {
@@ -205,6 +212,15 @@ public final class SyncProducer {
         String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
         return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+    }
+
+    /** Non-idle time of all CPUs (user, nice, system, irq, softirq, steal), clock ticks. */
+    private static long machineBusyTicks() throws IOException {
+        String cpu = Files.readAllLines(Path.of("/proc/stat")).get(0);
+        String[] f = cpu.trim().split("\\s+");
+        // "cpu user nice system idle iowait irq softirq steal ..."
+        return Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3]) + Long.parseLong(f[6])
+            + Long.parseLong(f[7]) + Long.parseLong(f[8]);
     }
 
     private static byte[] randomAlphanumeric(int size) {
