@@ -48,7 +48,7 @@ impl Broker {
         let Some(group) = self.groups.find_or_create(&h.group) else {
             return Ok(group_not_exist(request, &h.group));
         };
-        if !PermName::is_writeable(self.config.broker_permission) {
+        if !PermName::is_writeable(self.live.broker_permission()) {
             return Ok(reply(
                 request,
                 ResponseCode::NO_PERMISSION,

@@ -390,3 +390,22 @@ fn retry_topic_groups() {
     assert_eq!(group_of_retry_topic("%DLQ%G"), None);
     assert_eq!(group_of_retry_topic("T"), None);
 }
+
+#[tokio::test]
+async fn a_broker_without_write_permission_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.broker_permission = PermName::READ;
+    let broker = Broker::open(config).unwrap();
+    let offset = store(&broker, "T", 0, &[]);
+    let response = send_back(&broker, &send_back_request(offset, "G", 0)).await;
+    assert_eq!(response.response_code(), ResponseCode::NO_PERMISSION);
+    assert!(
+        response
+            .remark
+            .unwrap()
+            .contains("sending message is forbidden")
+    );
+    assert!(broker.topics.get("%RETRY%G").is_none());
+    broker.store.shutdown();
+}
