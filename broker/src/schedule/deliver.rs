@@ -11,6 +11,7 @@ use std::time::Duration;
 use skylark_protocol::message::record;
 use skylark_protocol::message::topic::{RMQ_SYS_SCHEDULE_TOPIC, RMQ_SYS_TRANS_HALF_TOPIC};
 use skylark_protocol::message::{MessageVersion, StoredMessage};
+use skylark_store::config::BrokerRole;
 use skylark_store::consume_queue::{ConsumeQueueError, CqEntry};
 use skylark_store::error::PutMessageStatus;
 use tokio::sync::watch;
@@ -49,12 +50,19 @@ enum Delivery {
     Retry,
 }
 
-/// Delivers `level`'s messages as they come due until `stopped` turns true.
+/// Delivers `level`'s messages as they come due until `stopped` turns true
+/// (on a master; a replica's task ends at once, as Java runs the service
+/// only on masters).
 pub(crate) async fn deliver_level(
     broker: Arc<Broker>,
     level: i32,
     mut stopped: watch::Receiver<bool>,
 ) {
+    if broker.store.config().broker_role == BrokerRole::Slave {
+        // A replica stores nothing of its own: its master delivers, and the
+        // replica gets the delivered messages through replication.
+        return;
+    }
     let arrivals = broker
         .pull_holds
         .queue(RMQ_SYS_SCHEDULE_TOPIC, queue_id(level));

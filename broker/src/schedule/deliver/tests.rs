@@ -232,3 +232,18 @@ fn time_up_restores_the_real_topic_and_queue() {
         assert!(time_up(broken).is_none(), "{name}");
     }
 }
+
+#[tokio::test]
+async fn replicas_do_not_deliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.store.message_delay_level = "0s 1h".to_owned();
+    config.store.broker_role = BrokerRole::Slave;
+    let broker = Arc::new(Broker::open(config).unwrap());
+    let (_stop, stopped) = watch::channel(false);
+    // Returns at once, without waiting for the stop.
+    tokio::time::timeout(HANG_GUARD, deliver_level(broker.clone(), 1, stopped))
+        .await
+        .unwrap();
+    broker.store.shutdown();
+}
