@@ -114,6 +114,26 @@ fn transactions_commit_roll_back_and_resolve_by_check() {
     suite.finish(&mut [&mut standalone]);
 }
 
+/// SQL92 property filtering (`MessageSelector.bySql`): with
+/// `enablePropertyFilter=true` a push consumer gets exactly the messages
+/// whose user properties match and a malformed expression fails the
+/// consumer's start with the parse error; with it off the start fails with
+/// "does not support".
+#[test]
+fn sql92_selectors_filter_by_message_properties() {
+    let Some(mut suite) = Suite::new("sql92_selectors_filter_by_message_properties") else {
+        return;
+    };
+    let (_, mut filtering) = suite.standalone("standalone-sql92", &["enablePropertyFilter=true"]);
+    let (_, mut plain) = suite.standalone("standalone", &[]);
+    let (with_sql, without) = (filtering.addr("namesrvAddr"), plain.addr("namesrvAddr"));
+    for client in suite.clients() {
+        suite.run(client, "sql92-filter", &with_sql, &[]);
+        suite.run(client, "sql92-unsupported", &without, &[]);
+    }
+    suite.finish(&mut [&mut filtering, &mut plain]);
+}
+
 /// Messages, topics and committed offsets survive SIGTERM and a restart on
 /// the same data directory, and `skylark standalone` exits 0 on SIGTERM.
 #[test]

@@ -34,6 +34,8 @@ public final class ScenarioMain {
             Map.entry("lite-pull", LitePullScenario::run),
             Map.entry("retry-dlq", RetryDelayScenarios::retryDlq),
             Map.entry("delay-level", RetryDelayScenarios::delayLevel),
+            Map.entry("sql92-filter", Sql92FilterScenario::filter),
+            Map.entry("sql92-unsupported", Sql92FilterScenario::unsupported),
             Map.entry("restart-before", RestartScenarios::before),
             Map.entry("restart-after", RestartScenarios::after),
             Map.entry("produce-until-killed", RestartScenarios::produceUntilKilled),
