@@ -17,6 +17,7 @@ use crate::metrics::BrokerMetrics;
 use crate::rebalance_lock::RebalanceLockManager;
 use crate::schedule::ScheduleMessageService;
 use crate::subscription_group::SubscriptionGroupManager;
+use crate::timer::TimerMessageService;
 use crate::topic_config::TopicConfigManager;
 
 /// One broker's state and request handling; [`Broker::start`](crate::Broker::start)
@@ -39,6 +40,8 @@ pub struct Broker {
     pub(crate) filters: ConsumerFilters,
     /// Delay levels and their delivery progress.
     pub(crate) schedule: ScheduleMessageService,
+    /// Timer messages (`TIMER_DELIVER_MS` …) and their timing wheel.
+    pub(crate) timer: TimerMessageService,
     /// Prometheus metrics, served by the HTTP endpoint.
     pub(crate) metrics: BrokerMetrics,
     /// Written into every stored record as STOREHOST.
@@ -65,6 +68,7 @@ impl Broker {
             pull_holds: PullHoldService::new(),
             filters: ConsumerFilters::default(),
             schedule: ScheduleMessageService::load(&config, &store)?,
+            timer: TimerMessageService::load(&config, &store)?,
             metrics: BrokerMetrics::new(),
             store,
             store_host,

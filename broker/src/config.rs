@@ -101,6 +101,12 @@ pub struct BrokerConfig {
     pub transaction_check_max: i32,
     /// Period of the transaction check, in ms (30 000).
     pub transaction_check_interval: u64,
+    /// Accept and deliver timer messages (`TIMER_DELIVER_MS` …) (true).
+    pub timer_wheel_enable: bool,
+    /// Granularity of timer delivery, in ms: one wheel slot (1000).
+    pub timer_precision_ms: u64,
+    /// Longest timer delay accepted, in s (259 200: 3 days).
+    pub timer_max_delay_sec: u64,
     /// The store's settings, read from the same file.
     #[serde(skip)]
     pub store: MessageStoreConfig,
@@ -144,6 +150,9 @@ impl Default for BrokerConfig {
             transaction_time_out: 6000,
             transaction_check_max: 15,
             transaction_check_interval: 30_000,
+            timer_wheel_enable: true,
+            timer_precision_ms: 1000,
+            timer_max_delay_sec: 3 * 24 * 3600,
             store: MessageStoreConfig::default(),
         }
     }

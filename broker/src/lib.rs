@@ -24,6 +24,7 @@ mod registration;
 mod schedule;
 mod server;
 pub mod subscription_group;
+mod timer;
 #[cfg(test)]
 mod test_support;
 pub mod topic_config;

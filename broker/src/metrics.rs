@@ -52,6 +52,8 @@ pub(crate) struct BrokerMetrics {
     dlq_messages: IntCounterVec,
     /// Delayed messages not yet delivered, by delay level (set at scrape time).
     schedule_pending: prometheus::IntGaugeVec,
+    /// Timer messages not yet delivered (set at scrape time).
+    timer_pending: IntGauge,
     /// Transactional half messages not yet resolved.
     transaction_halves_pending: IntGauge,
     /// CHECK_TRANSACTION_STATE requests sent.
@@ -201,6 +203,11 @@ impl BrokerMetrics {
                 &["level"],
             )
             .expect("static gauge options are valid"),
+            timer_pending: int_gauge(
+                "skylark_timer_messages_pending",
+                "Timer messages (TIMER_DELIVER_MS, TIMER_DELAY_SEC, TIMER_DELAY_MS) stored in \
+                 rmq_sys_wheel_timer and not yet delivered to their topic",
+            ),
             transaction_halves_pending: int_gauge(
                 "skylark_transaction_halves_pending",
                 "Transactional half messages neither committed, rolled back nor discarded \
@@ -233,10 +240,11 @@ impl BrokerMetrics {
         for collector in fixed {
             metrics.register(collector);
         }
-        let retries: [Box<dyn Collector>; 3] = [
+        let retries: [Box<dyn Collector>; 4] = [
             Box::new(metrics.retry_messages.clone()),
             Box::new(metrics.dlq_messages.clone()),
             Box::new(metrics.schedule_pending.clone()),
+            Box::new(metrics.timer_pending.clone()),
         ];
         for collector in retries {
             metrics.register(collector);
@@ -329,6 +337,11 @@ impl BrokerMetrics {
                 gauge.set(waiting);
             }
         }
+    }
+
+    /// Sets the timer messages not yet delivered.
+    pub(crate) fn set_timer_pending(&self, pending: i64) {
+        self.timer_pending.set(pending);
     }
 
     /// Counts a half message stored by a send.
@@ -464,6 +477,8 @@ impl Broker {
     pub(crate) fn render_metrics(&self, stats: &[Arc<ServerStats>]) -> String {
         self.metrics
             .set_schedule_pending(&self.schedule.pending(&self.store));
+        self.metrics
+            .set_timer_pending(self.timer.pending(&self.store));
         self.metrics.render(&ScrapeValues::read(self, stats))
     }
 }

@@ -15,7 +15,7 @@ use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::http::{self, HttpState};
-use crate::schedule;
+use crate::{schedule, timer};
 
 /// How often silent client channels are looked for (Java's ClientHousekeepingService).
 const CLIENT_SCAN_INTERVAL: Duration = Duration::from_secs(10);
@@ -150,6 +150,23 @@ impl Broker {
                 }
             }
         }));
+        if broker.timer.enabled() {
+            tasks.spawn(timer::dispatch(broker.clone(), stopped.clone()));
+            tasks.spawn(timer::deliver(broker.clone(), stopped.clone()));
+            tasks.spawn(every(timer::PERSIST_INTERVAL, stopped.clone(), {
+                let broker = broker.clone();
+                move || {
+                    let broker = broker.clone();
+                    async move {
+                        let saved =
+                            tokio::task::spawn_blocking(move || broker.timer.persist()).await;
+                        if let Ok(Err(error)) = saved {
+                            tracing::error!(%error, "cannot persist the timer wheel");
+                        }
+                    }
+                }
+            }));
+        }
         tasks.spawn(every(
             broker.config.transaction_check_period(),
             stopped.clone(),
@@ -244,9 +261,10 @@ impl BrokerHandle {
         let persisted = tokio::task::spawn_blocking(move || {
             let saved = broker.offsets.persist();
             let delays = broker.schedule.persist();
+            let timers = broker.timer.persist();
             broker.store.clear_arrival_listener();
             broker.store.shutdown();
-            saved.and(delays)
+            saved.and(delays).and(timers)
         })
         .await
         .map_err(|error| BrokerError::Config(format!("broker shutdown panicked: {error}")))?;

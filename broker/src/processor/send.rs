@@ -124,7 +124,12 @@ impl Broker {
             };
             let mut record = self.record(conn, &header, queue_id, message);
             if !half {
-                // A DELAY level > 0 sends it to its level's schedule queue.
+                // A timer due later goes to the timer topic; a DELAY level
+                // > 0 (which wins) to its level's schedule queue.
+                if let Err(refused) = self.timer.schedule(&mut record) {
+                    let (code, remark) = refused.response(&self.config);
+                    return Ok(reply(request, code, remark));
+                }
                 self.schedule.schedule(&mut record);
             }
             if half {

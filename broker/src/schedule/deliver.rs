@@ -223,7 +223,7 @@ impl Broker {
 /// it took before, so its consumers see the level (and `REAL_TOPIC`,
 /// `REAL_QID`) on delivered messages. Only the schedule topic's tags code
 /// reads `DELAY`, so it is not delayed again.
-fn time_up(mut record: StoredMessage) -> Option<StoredMessage> {
+pub(crate) fn time_up(mut record: StoredMessage) -> Option<StoredMessage> {
     let topic = record.properties.real_topic()?.to_owned();
     let queue_id = record.properties.real_queue_id()?;
     record.version = MessageVersion::for_topic_len(topic.len());

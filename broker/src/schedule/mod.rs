@@ -22,7 +22,7 @@ use skylark_store::MessageStore;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 
-pub(crate) use deliver::deliver_level;
+pub(crate) use deliver::{deliver_level, time_up};
 pub(crate) use levels::DelayLevels;
 use levels::queue_id;
 use offsets::DelayOffsets;
