@@ -252,6 +252,7 @@ impl TimerStore {
     }
 
     /// Entries in the slot for `slot_ms`.
+    #[cfg(test)]
     pub(crate) fn count(&self, slot_ms: i64) -> i32 {
         let unit = slot_ms / self.precision_ms;
         let wheel = self.lock();

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub(crate) mod retry;
+pub(crate) mod timer;
 pub(crate) mod transaction;
 
 use std::net::TcpListener;
