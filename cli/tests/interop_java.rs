@@ -92,6 +92,24 @@ fn failed_messages_are_retried_then_dead_lettered_and_delays_are_kept() {
     );
 }
 
+/// RocketMQ 5's timer messages (`setDeliverTimeMs`, `setDelayTimeSec`):
+/// each reaches a push consumer once, no earlier than its due time. Run
+/// with the 5.3.3 client only: 4.9.8 has no timer API.
+#[test]
+fn timer_messages_arrive_at_their_deliver_time() {
+    let Some(mut suite) = Suite::new("timer_messages_arrive_at_their_deliver_time") else {
+        return;
+    };
+    let (_, mut standalone) = suite.standalone("standalone", &[]);
+    let namesrv = standalone.addr("namesrvAddr");
+    for client in suite.clients() {
+        if client == suite::Client::V5 {
+            suite.run(client, "timer", &namesrv, &[]);
+        }
+    }
+    suite.finish(&mut [&mut standalone]);
+}
+
 /// `TransactionMQProducer`: committed messages are consumed and
 /// rolled-back ones never are; messages whose local transaction answers
 /// UNKNOW are committed once the broker's check asks `checkLocalTransaction`

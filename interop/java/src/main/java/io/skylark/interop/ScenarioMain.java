@@ -34,6 +34,7 @@ public final class ScenarioMain {
             Map.entry("lite-pull", LitePullScenario::run),
             Map.entry("retry-dlq", RetryDelayScenarios::retryDlq),
             Map.entry("delay-level", RetryDelayScenarios::delayLevel),
+            Map.entry("timer", TimerScenario::run),
             Map.entry("sql92-filter", Sql92FilterScenario::filter),
             Map.entry("sql92-unsupported", Sql92FilterScenario::unsupported),
             Map.entry("restart-before", RestartScenarios::before),
