@@ -25,10 +25,10 @@ mod schedule;
 mod server;
 pub mod subscription_group;
 mod timer;
-#[cfg(test)]
-mod test_support;
 pub mod topic_config;
 mod transaction;
+#[cfg(test)]
+mod test_support;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, DEFAULT_LISTEN_PORT};
