@@ -133,16 +133,43 @@ impl StoreCheckpoint {
     }
 }
 
-/// Creates the `abort` file holding this process's PID; present at the next
-/// start, it means the store did not shut down cleanly.
+/// Creates the `abort` file holding this process's PID and, on a second
+/// line, the kernel's boot id; present at the next start, it means the store
+/// did not shut down cleanly (Java only looks at whether it exists).
 pub fn create_abort_file(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io("create dir", dir, e))?;
     }
+    let text = format!(
+        "{}\n{}\n",
+        std::process::id(),
+        boot_id().unwrap_or_default()
+    );
     let mut file = File::create(path).map_err(|e| StoreError::io("create", path, e))?;
-    file.write_all(std::process::id().to_string().as_bytes())
+    file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| StoreError::io("write", path, e))
+}
+
+/// The kernel's boot id (`/proc/sys/kernel/random/boot_id`), new at every
+/// boot; `None` where it cannot be read.
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether the `abort` file was written since the current boot: then the
+/// unclean exit was the process's alone, and everything it had written to
+/// its files, through mappings too, is still in the page cache (on its way
+/// to the disk) though never synced. False when unsure (no boot id either
+/// side, an `abort` file of an older version or of Java).
+pub fn abort_file_from_this_boot(path: &Path) -> bool {
+    let (Ok(text), Some(now)) = (std::fs::read_to_string(path), boot_id()) else {
+        return false;
+    };
+    text.lines().nth(1).map(str::trim) == Some(now.as_str())
 }
 
 /// Whether the `abort` file exists (the last run did not shut down cleanly).
@@ -212,10 +239,19 @@ mod tests {
         assert!(!abort_file_exists(&path));
         create_abort_file(&path).unwrap();
         assert!(abort_file_exists(&path));
+        let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            std::process::id().to_string()
+            text.lines().next(),
+            Some(std::process::id().to_string().as_str())
         );
+        if boot_id().is_some() {
+            assert!(abort_file_from_this_boot(&path));
+        }
+        // Another boot's, or an older version's (PID only): unsure.
+        std::fs::write(&path, "1\nanother-boot\n").unwrap();
+        assert!(!abort_file_from_this_boot(&path));
+        std::fs::write(&path, "1").unwrap();
+        assert!(!abort_file_from_this_boot(&path));
         remove_abort_file(&path).unwrap();
         remove_abort_file(&path).unwrap();
         assert!(!abort_file_exists(&path));

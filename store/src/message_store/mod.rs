@@ -43,7 +43,10 @@ use self::dispatch::{Dispatcher, Parts, Shared};
 use self::lock::StoreLock;
 use self::logics::LogicsFlusher;
 use self::recovery::{Manifest, Recovery};
-use crate::checkpoint::{StoreCheckpoint, abort_file_exists, create_abort_file, remove_abort_file};
+use crate::checkpoint::{
+    StoreCheckpoint, abort_file_exists, abort_file_from_this_boot, create_abort_file,
+    remove_abort_file,
+};
 use crate::commitlog::{CommitLog, CommitLogOptions};
 use crate::config::{BrokerRole, MessageStoreConfig};
 use crate::consume_queue::{ConsumeQueueConfig, ConsumeQueueStore};
@@ -92,6 +95,8 @@ impl MessageStore {
         let lock_file = StoreLock::take(&config.lock_path())?;
         let abort = config.abort_path();
         let crashed = abort_file_exists(&abort);
+        // Read before the file is rewritten for this run.
+        let same_boot = crashed && abort_file_from_this_boot(&abort);
         create_abort_file(&abort)?;
         let checkpoint = Arc::new(StoreCheckpoint::open(config.checkpoint_path())?);
         let mut options = CommitLogOptions::from_config(&config);
@@ -111,10 +116,16 @@ impl MessageStore {
                 index_num: u32::try_from(config.max_index_num)
                     .map_err(|_| StoreError::InvalidConfig("maxIndexNum must fit a u32"))?,
             };
+            // After a crash the files past the checkpoint's index time may
+            // not be whole on disk, and are dropped and rebuilt as in Java;
+            // unless the machine kept running (same boot), when the page
+            // cache still holds all they had, so recovery only cuts them at
+            // the CommitLog's end. (ConsumeQueues trust only the dispatch
+            // mark either way.)
             Some(Arc::new(IndexService::open_checked(
                 config.index_dir(),
                 index_config,
-                !crashed,
+                !crashed || same_boot,
                 checkpoint.index_msg_timestamp(),
             )?))
         } else {
@@ -133,6 +144,7 @@ impl MessageStore {
         let report = Recovery {
             config: &config,
             crashed,
+            same_boot,
             checkpoint: &checkpoint,
             commit_log: &commit_log,
             queues: &queues,

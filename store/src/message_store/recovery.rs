@@ -33,7 +33,8 @@
 //!   before it returns) and must stay so. Without the files (e.g. a store
 //!   written by Java) everything is re-dispatched from the minimum offset.
 //! - The index from its newest file's end offset (after a crash, files the
-//!   checkpoint does not cover are dropped first, as in Java). The record at
+//!   checkpoint does not cover are dropped first, as in Java, unless the
+//!   crash was the process's alone: the `abort` file names this boot). The record at
 //!   that offset may be indexed only in part, its keys having spanned two
 //!   files; `IndexService::build_index` puts the keys it lacks.
 //!
@@ -68,6 +69,9 @@ const QUEUES_FILE: &str = ".queues";
 pub struct RecoveryReport {
     /// The `abort` file was present: the last run did not shut down cleanly.
     pub crashed: bool,
+    /// The unclean exit happened on this kernel boot (the process died, the
+    /// machine did not): index files were kept rather than rebuilt.
+    pub same_boot: bool,
     /// Where the CRC re-walk of the CommitLog started.
     pub scan_from: i64,
     /// The CommitLog end after recovery.
@@ -223,6 +227,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub(crate) struct Recovery<'a> {
     pub(crate) config: &'a MessageStoreConfig,
     pub(crate) crashed: bool,
+    pub(crate) same_boot: bool,
     pub(crate) checkpoint: &'a StoreCheckpoint,
     pub(crate) commit_log: &'a CommitLog,
     pub(crate) queues: &'a ConsumeQueueStore,
@@ -323,6 +328,7 @@ impl Recovery<'_> {
         self.manifest.mark_dirty();
         let report = RecoveryReport {
             crashed: self.crashed,
+            same_boot: self.same_boot,
             scan_from,
             commit_log_end: end,
             cut,

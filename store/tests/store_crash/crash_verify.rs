@@ -110,8 +110,9 @@ pub(crate) fn verify(store: &MessageStore, acks: &[Ack], model: &mut Model) -> C
             "acknowledged message lost or moved: {a:?}"
         );
     }
-    // A sample of them through the index too, by KEYS.
-    for a in acks.iter().take(3).chain(acks.iter().rev().take(3)) {
+    // Each through the index too, by KEYS: index files now outlive a
+    // process crash (cut at the CommitLog end) instead of being rebuilt.
+    for a in acks {
         let key = format!("seq-{}", a.seq);
         let r = store.query_by_key(&a.topic, &key, 32, 0, i64::MAX);
         assert_eq!(r.messages.len(), 1, "query {key}");
