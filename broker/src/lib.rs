@@ -24,11 +24,11 @@ mod registration;
 mod schedule;
 mod server;
 pub mod subscription_group;
+#[cfg(test)]
+mod test_support;
 mod timer;
 pub mod topic_config;
 mod transaction;
-#[cfg(test)]
-mod test_support;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, DEFAULT_LISTEN_PORT};
