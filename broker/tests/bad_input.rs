@@ -79,6 +79,7 @@ async fn garbage_connections_do_not_disturb_a_good_client() {
     }
     flood.await.unwrap();
 
+    broker.wait_dispatched();
     let mut total = 0;
     for queue in 0..4 {
         let mut offset = 0;

@@ -34,6 +34,7 @@ async fn sent_messages_are_pulled_back_in_order_with_offsets() {
         assert_eq!(header.msg_id.len(), 32);
         assert_eq!(response.ext("MSG_REGION"), Some("DefaultRegion"));
     }
+    broker.wait_dispatched();
     let response = broker.pull("G", "T1", 0, 0, "*", 0).await;
     assert_eq!(code(&response), ResponseCode::SUCCESS);
     let header: PullMessageResponseHeader = response.read_header().unwrap();
@@ -71,6 +72,7 @@ async fn tag_filter_skips_other_tags() {
             ResponseCode::SUCCESS
         );
     }
+    broker.wait_dispatched();
     let response = broker.pull("G", "T2", 0, 0, "TagA || TagC", 0).await;
     let tags: Vec<_> = records(&response)
         .iter()
@@ -192,6 +194,7 @@ async fn messages_survive_a_graceful_restart() {
     }
     let dir = broker.stop().await;
     let broker = TestBroker::start_in(dir, |_| {}).await;
+    broker.wait_dispatched();
     let response = broker.pull("G", "T6", 1, 0, "*", 0).await;
     let bodies: Vec<_> = records(&response).iter().map(|r| r.body.clone()).collect();
     assert_eq!(

@@ -79,6 +79,12 @@ impl TestBroker {
         self.dir
     }
 
+    /// Waits until everything stored is dispatched to its ConsumeQueue
+    /// (the dispatcher runs just after the put, as in RocketMQ).
+    pub(crate) fn wait_dispatched(&self) {
+        assert!(self.handle.broker().store().wait_dispatched_all(HANG_GUARD));
+    }
+
     /// Sends `request` and waits for the answer.
     pub(crate) async fn invoke(&self, request: RemotingCommand) -> RemotingCommand {
         self.client
