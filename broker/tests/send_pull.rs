@@ -89,6 +89,7 @@ async fn long_poll_is_woken_by_an_arrival() {
         code(&broker.send("T3", 0, "", b"first").await),
         ResponseCode::SUCCESS
     );
+    broker.wait_dispatched();
     let started = Instant::now();
     let (pulled, ()) = tokio::join!(broker.pull("G", "T3", 0, 1, "*", 20_000), async {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -115,6 +116,7 @@ async fn a_suspended_pull_with_nothing_new_answers_not_found_after_its_timeout()
         code(&broker.send("T4", 0, "", b"x").await),
         ResponseCode::SUCCESS
     );
+    broker.wait_dispatched();
     let started = Instant::now();
     let response = broker.pull("G", "T4", 0, 1, "*", 300).await;
     assert_eq!(code(&response), ResponseCode::PULL_NOT_FOUND);
@@ -129,6 +131,7 @@ async fn shutdown_answers_suspended_pulls() {
         code(&broker.send("T5", 0, "", b"x").await),
         ResponseCode::SUCCESS
     );
+    broker.wait_dispatched();
     let client = broker.client.clone();
     let addr = broker.addr.clone();
     let header = skylark_protocol::headers::pull::PullMessageRequestHeader {
