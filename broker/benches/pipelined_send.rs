@@ -15,9 +15,10 @@
 //! - Unlimited mode (no `--rate`): every task sends again as soon as its
 //!   answer arrives; the result is the broker's throughput at that depth.
 //! - Rate-limited mode (`--rate N`, messages per second overall): a pacer
-//!   hands out N permits a second, in 1 ms ticks (tokio's timer resolution,
-//!   so N/1000 sends leave together each tick); a task sends only with a
-//!   permit. Latency is from the send to its answer; if all tasks are busy
+//!   thread hands out N permits a second, every `--tick-us` (default
+//!   1000 µs: at 20,000 msg/s, bursts of 20 sends; 100 µs gives bursts of 2
+//!   but costs the generator twice the CPU, which on a 2-core machine is
+//!   taken from the broker); a task sends only with a permit. Latency is from the send to its answer; if all tasks are busy
 //!   the permits wait, and the achieved rate falls short of N (reported).
 //!
 //! Each message is `--size` bytes of body with the properties the Java
@@ -31,6 +32,10 @@
 //! the measured window is reported too, as are the generator's own and the
 //! whole machine's non-idle time (/proc/stat): what is left after the broker
 //! and the generator is other work on the machine.
+//!
+//! `--slow-us N` also prints the time (since start) and latency of every
+//! answer slower than N µs inside the window, the first 5000: to tell
+//! periodic stalls (a flush, a file switch) from scattered scheduling delay.
 //!
 //! Prints a line every 5 s and one `RESULT key=value ...` line at the end
 //! (read by scripts/bench-vs-rocketmq). Does nothing unless cargo bench
@@ -79,6 +84,10 @@ struct Options {
     threads: usize,
     /// Process whose CPU time is measured (the broker), if any.
     pid: Option<u32>,
+    /// Print answers slower than this, µs (0: none).
+    slow_us: u64,
+    /// Pacer period in rate-limited mode.
+    tick: Duration,
 }
 
 impl Options {
@@ -124,6 +133,8 @@ impl Options {
             serialize,
             threads: num("threads", get("threads"), 1)?,
             pid: get("pid").map(|p| p.parse()).transpose().context("--pid")?,
+            slow_us: num("slow-us", get("slow-us"), 0)?,
+            tick: Duration::from_micros(num("tick-us", get("tick-us"), 1000u64)?.max(1)),
         };
         if options.connections == 0 || options.inflight == 0 || options.queues <= 0 {
             bail!("--connections, --inflight and --queues must be positive");
@@ -144,6 +155,9 @@ struct Shared {
     /// Failures by kind ("code 2: remark", "timeout"...), first few kept.
     failures: Mutex<BTreeMap<String, u64>>,
     ids: UniqIdGenerator,
+    start: Instant,
+    /// Slow answers printed so far (`--slow-us`).
+    slow_printed: AtomicU64,
 }
 
 impl Shared {
@@ -205,6 +219,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
         stop: AtomicBool::new(false),
         failures: Mutex::default(),
         ids: UniqIdGenerator::new(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        start,
+        slow_printed: AtomicU64::new(0),
     });
     let permits = (options.rate > 0).then(|| Arc::new(Semaphore::new(0)));
 
@@ -223,9 +239,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
             )));
         }
     }
-    let pacer = permits
-        .clone()
-        .map(|permits| tokio::spawn(pace(permits, options.rate, start, shared.measure_end)));
+    let pacer = permits.clone().map(|permits| {
+        let (rate, tick, end) = (options.rate, options.tick, shared.measure_end);
+        std::thread::spawn(move || pace(&permits, rate, tick, start, end))
+    });
 
     let windows = report(&shared, start, options.pid).await;
     shared.stop.store(true, Ordering::Relaxed);
@@ -241,7 +258,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
         sent += tally.sent;
     }
     if let Some(pacer) = pacer {
-        pacer.await.context("the pacer panicked")?;
+        pacer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the pacer panicked"))?;
     }
     for client in &clients {
         client.shutdown();
@@ -341,6 +360,15 @@ async fn worker(
                     tally
                         .latency_us
                         .saturating_record(micros.clamp(1, MAX_LATENCY_US));
+                    if options.slow_us > 0
+                        && micros >= options.slow_us
+                        && shared.slow_printed.fetch_add(1, Ordering::Relaxed) < 5000
+                    {
+                        println!(
+                            "slow t={:.3}s latency_us={micros} queue={queue_id}",
+                            (sent_at - shared.start).as_secs_f64()
+                        );
+                    }
                 }
             }
             Ok(response) => shared.note_failure(format!(
@@ -358,14 +386,21 @@ async fn worker(
     Ok(tally)
 }
 
-/// Adds `rate` permits a second, in 1 ms ticks, from `start` until `end`.
-async fn pace(permits: Arc<Semaphore>, rate: u64, start: Instant, end: Instant) {
+/// Adds `rate` permits a second, every `tick`, from `start` until `end`.
+/// A thread of its own: `thread::sleep` has microsecond resolution where
+/// tokio's timer has milliseconds.
+fn pace(permits: &Semaphore, rate: u64, tick: Duration, start: Instant, end: Instant) {
     let mut issued: u64 = 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    // After a stall, catch up with the schedule rather than drop sends.
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut next = start;
     loop {
-        let now = tick.tick().await.into_std();
+        // An absolute schedule: after a late wake-up the next tick catches
+        // up (the permits due meanwhile are released together).
+        next += tick;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+        let now = Instant::now();
         if now >= end || permits.is_closed() {
             return;
         }
