@@ -55,6 +55,9 @@ pub(crate) enum TimerRefusal {
     /// A timer property does not parse, the delay exceeds
     /// `timerMaxDelaySec`, or a cancellation is not in the future.
     Illegal,
+    /// A cancellation (`TIMER_DEL_UNIQKEY`): not applied by this wheel yet,
+    /// so refused rather than accepted and ignored.
+    CancelUnsupported,
 }
 
 impl TimerRefusal {
@@ -67,6 +70,11 @@ impl TimerRefusal {
                     "accurate timer message is not enabled, timerWheelEnable is {}",
                     config.timer_wheel_enable
                 ),
+            ),
+            Self::CancelUnsupported => (
+                ResponseCode::MESSAGE_ILLEGAL,
+                "cancelling a timer message (TIMER_DEL_UNIQKEY) is not supported by this broker yet"
+                    .to_owned(),
             ),
             Self::Illegal => (
                 ResponseCode::MESSAGE_ILLEGAL,
@@ -229,6 +237,9 @@ impl TimerMessageService {
         }
         if deliver_ms - now > self.max_delay_ms {
             return Err(TimerRefusal::Illegal);
+        }
+        if properties.contains(TIMER_DEL_UNIQKEY) {
+            return Err(TimerRefusal::CancelUnsupported);
         }
         // As Java: the slot before an exact boundary, so delivery (once the
         // slot's whole unit has passed) is never early.

@@ -116,6 +116,14 @@ fn illegal_timers_and_a_disabled_wheel_are_refused() {
             "{props:?}"
         );
     }
+    // A cancellation due in the future is refused loudly: the wheel does not apply it yet.
+    let soon = (now_ms() + 60_000).to_string();
+    let mut r = record(
+        "T",
+        1,
+        &[(TIMER_DELIVER_MS, &soon), (TIMER_DEL_UNIQKEY, "T+abc")],
+    );
+    assert_eq!(timer.schedule(&mut r), Err(TimerRefusal::CancelUnsupported));
     let (code, remark) = TimerRefusal::Illegal.response(&BrokerConfig::default());
     assert_eq!(code, ResponseCode::MESSAGE_ILLEGAL);
     assert!(remark.contains("259200000ms"), "{remark}");
