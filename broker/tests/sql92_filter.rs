@@ -33,6 +33,7 @@ async fn send_numbered(broker: &TestBroker, topic: &str) {
     properties.insert("b", "x");
     let response = broker.send_with(topic, 0, properties, b"no a").await;
     assert_eq!(response.response_code(), ResponseCode::SUCCESS);
+    broker.wait_dispatched();
 }
 
 /// A PULL_MESSAGE of `group`; with `Some(expression)` the pull carries it
