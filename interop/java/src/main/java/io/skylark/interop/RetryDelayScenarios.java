@@ -139,14 +139,22 @@ final class RetryDelayScenarios {
             return !dead.isEmpty();
         });
         dead.addAll(reader.poll(500));
-        check.require(dead.size() == 1, "one message in " + dlqTopic, dead.size());
-        MessageExt d = dead.get(0);
-        check.equal(key, d.getKeys().split(" ")[0], "the dead letter's key");
-        check.that(Messages.bodyMatches(key, new String(d.getBody(), StandardCharsets.UTF_8)),
-                "the dead letter's body is the one sent");
-        check.equal(MAX_RECONSUME_TIMES + 1, d.getReconsumeTimes(), "the dead letter's reconsume times");
-        check.equal(topic, d.getProperty(MessageConst.PROPERTY_RETRY_TOPIC), "the dead letter's RETRY_TOPIC");
-        check.equal(sent.getMsgId(), d.getMsgId(), "the dead letter's msgId (UNIQ_KEY)");
+        // Delivery is at least once: when the client's CONSUMER_SEND_MSG_BACK
+        // times out (seen on a starved machine), it re-sends the message to
+        // %RETRY% itself, and the broker dead-letters that copy too. So the
+        // DLQ holds the message, possibly more than once, and nothing else.
+        check.require(!dead.isEmpty(), "the message is in " + dlqTopic, dead.size());
+        if (dead.size() > 1) {
+            Log.step(dead.size() + " copies in " + dlqTopic + " (the client's send-back fallback)");
+        }
+        for (MessageExt d : dead) {
+            check.equal(key, d.getKeys().split(" ")[0], "the dead letter's key");
+            check.that(Messages.bodyMatches(key, new String(d.getBody(), StandardCharsets.UTF_8)),
+                    "the dead letter's body is the one sent");
+            check.equal(MAX_RECONSUME_TIMES + 1, d.getReconsumeTimes(), "the dead letter's reconsume times");
+            check.equal(topic, d.getProperty(MessageConst.PROPERTY_RETRY_TOPIC), "the dead letter's RETRY_TOPIC");
+            check.equal(sent.getMsgId(), d.getMsgId(), "the dead letter's msgId (UNIQ_KEY)");
+        }
         synchronized (attempts) {
             check.equal(expected, attempts.size(), "no delivery after the message was dead-lettered");
         }
