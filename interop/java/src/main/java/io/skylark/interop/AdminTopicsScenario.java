@@ -1,5 +1,6 @@
 package io.skylark.interop;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -91,18 +92,35 @@ final class AdminTopicsScenario {
                 }
             }, i, Clients.SEND_TIMEOUT_MS);
         }
-        var stats = admin.examineTopicStats(topic).getOffsetTable();
-        long total = 0;
-        boolean shape = stats.size() == 4;
-        for (var entry : stats.entrySet()) {
-            var offsets = entry.getValue();
-            total += offsets.getMaxOffset() - offsets.getMinOffset();
-            // 10 messages over 4 queues by i % 4: 3, 3, 2, 2.
-            long expected = entry.getKey().getQueueId() < 2 ? 3 : 2;
-            shape &= offsets.getMaxOffset() == expected && offsets.getMinOffset() == 0
-                    && offsets.getLastUpdateTimestamp() > 0;
-        }
-        check.that(shape && total == sent, "topicStatus: 4 queues holding 3, 3, 2, 2 messages with store times", stats);
+        // The broker indexes a message just after storing it (as RocketMQ's
+        // reput does), so the queues' offsets catch up with the sends shortly.
+        List<String> seen = new ArrayList<>(List.of(""));
+        boolean settled = Wait.until(Wait.SETTLE, () -> {
+            try {
+                // TopicOffset lives in different packages in 4.9 and 5.x: `var` only.
+                var stats = admin.examineTopicStats(topic).getOffsetTable();
+                long total = 0;
+                boolean shape = stats.size() == 4;
+                StringBuilder text = new StringBuilder();
+                for (var entry : stats.entrySet()) {
+                    var offsets = entry.getValue();
+                    total += offsets.getMaxOffset() - offsets.getMinOffset();
+                    // 10 messages over 4 queues by i % 4: 3, 3, 2, 2.
+                    long expected = entry.getKey().getQueueId() < 2 ? 3 : 2;
+                    shape &= offsets.getMaxOffset() == expected && offsets.getMinOffset() == 0
+                            && offsets.getLastUpdateTimestamp() > 0;
+                    text.append(entry.getKey().getQueueId()).append(": min ").append(offsets.getMinOffset())
+                            .append(" max ").append(offsets.getMaxOffset()).append(" last ")
+                            .append(offsets.getLastUpdateTimestamp()).append("; ");
+                }
+                seen.set(0, text.toString());
+                return shape && total == sent;
+            } catch (Exception e) {
+                seen.set(0, Check.describe(e));
+                return false;
+            }
+        });
+        check.that(settled, "topicStatus: 4 queues holding 3, 3, 2, 2 messages with store times", seen.get(0));
     }
 
     /** updateSubGroup and deleteSubGroup. */
