@@ -42,6 +42,10 @@ final class MultiMasterScenario {
         // What an application that wants to ride out a broker failure sets.
         producer.setRetryTimesWhenSendFailed(2);
         producer.setSendLatencyFaultEnable(true);
+        // sendMsgTimeout bounds a send and all its retries together; on a
+        // starved 2-core CI machine a send caught in the kill used up 3 s
+        // before its retry could run. Applications facing failover raise it.
+        producer.setSendMsgTimeout(10_000);
         Clients.start(producer);
 
         Map<String, String> masters = Admin.awaitMasters(check, producer, 2);
