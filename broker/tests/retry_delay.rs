@@ -169,6 +169,7 @@ async fn level_zero_is_not_delayed_and_delayed_batches_are_refused() {
     let broker = TestBroker::start(|_| {}).await;
     let response = broker.send_delayed("T", 0, 0, "not delayed").await;
     assert_eq!(response.response_code(), ResponseCode::SUCCESS);
+    broker.wait_dispatched();
     assert!(!broker.nothing_at("G", "T", 0, 0).await);
 
     let mut properties = Properties::new();
