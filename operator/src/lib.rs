@@ -1,0 +1,2 @@
+//! skylark-operator: CRD types and controllers that turn `Topic`,
+//! `BrokerGroup` and `ConsumerGroup` resources into running brokers.
