@@ -41,7 +41,9 @@ public final class ScenarioMain {
             Map.entry("restart-after", RestartScenarios::after),
             Map.entry("produce-until-killed", RestartScenarios::produceUntilKilled),
             Map.entry("consume-acked", RestartScenarios::consumeAcked),
-            Map.entry("multi-master", MultiMasterScenario::run)));
+            Map.entry("multi-master", MultiMasterScenario::run),
+            Map.entry("from-rust", CrossLanguageScenarios::fromRust),
+            Map.entry("to-rust", CrossLanguageScenarios::toRust)));
 
     private ScenarioMain() {}
 
