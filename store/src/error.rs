@@ -110,6 +110,17 @@ pub enum StoreError {
         /// Where the caller wanted to write.
         requested: i64,
     },
+    /// Dispatch did not reach the CommitLog end in time (a truncation
+    /// waits for it).
+    #[error(
+        "dispatch only reached offset {dispatched} of {end} in time; retry when it has caught up"
+    )]
+    DispatchBehind {
+        /// Where dispatch stood.
+        dispatched: i64,
+        /// The CommitLog end.
+        end: i64,
+    },
     /// An offset lies outside the stored range.
     #[error("offset {offset} is outside the stored range [{min}, {max})")]
     OffsetOutOfRange {

@@ -28,6 +28,7 @@ mod lock;
 mod logics;
 mod put;
 mod recovery;
+mod truncate;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
