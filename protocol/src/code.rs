@@ -189,6 +189,12 @@ int_code_enum! {
         CLEAN_BROKER_DATA = 1011,
         CONTROLLER_GET_NEXT_BROKER_ID = 1012,
         CONTROLLER_APPLY_BROKER_ID = 1013,
+        /// Skylark's own: become master at a new epoch (`skylark broker promote`).
+        HA_PROMOTE = 47001,
+        /// Skylark's own: follow a new master, truncating to the shared epoch point.
+        HA_FOLLOW = 47002,
+        /// Skylark's own: role, epoch history, offsets and replica lag.
+        HA_STATUS = 47003,
         POP_MESSAGE = 200050,
         ACK_MESSAGE = 200051,
         PEEK_MESSAGE = 200052,

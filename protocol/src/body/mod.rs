@@ -19,6 +19,7 @@ mod admin;
 mod connection;
 mod consume_queue;
 mod consumer_offset;
+mod ha_role;
 mod heartbeat;
 mod kv_table;
 mod list;
@@ -37,6 +38,7 @@ pub use consumer_offset::{
     ConsumerOffsetSerializeWrapper, DelayOffsetSerializeWrapper, OffsetSerializeWrapper,
 };
 pub use fastjson::KeyStyle;
+pub use ha_role::{HaEpochEntry, HaReplicaInfo, HaStatus};
 pub use heartbeat::{
     ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel, ProducerData,
     SubscriptionData,
@@ -169,6 +171,7 @@ impl_body!(
     DelayOffsetSerializeWrapper,
     TopicQueueMappingInfo,
     TopicQueueMappingDetail,
+    HaStatus,
 );
 
 #[cfg(test)]

@@ -99,6 +99,7 @@ pub(crate) use command_header;
 
 pub mod admin;
 pub mod client;
+pub mod ha_role;
 pub mod namesrv;
 pub mod offset;
 pub mod pull;
