@@ -1,14 +1,28 @@
 //! `skylark`: the command users type.
 
+mod bench;
 mod broker_cmd;
+mod client_args;
+mod cluster_cmd;
+mod completions;
+mod consume_cmd;
+mod errors;
+mod group_cmd;
+mod message_cmd;
+mod message_view;
+mod offset_cmd;
+mod output;
+mod produce_cmd;
 mod runtime;
+mod time_arg;
+mod topic_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use skylark_nameserver::{DEFAULT_LISTEN_ADDR, NameServer, NameServerConfig};
 
 use crate::broker_cmd::{BrokerCommand, StandaloneCommand};
@@ -16,9 +30,22 @@ use crate::runtime::{announce, block_on, home_dir, init_logging, shutdown_signal
 
 /// Skylark: an Apache RocketMQ-compatible message broker.
 ///
-/// Exit codes: 0 success, 1 error, 2 usage error.
+/// Runs the servers (`standalone`, `nameserver`, `broker`) and talks to
+/// running ones as any RocketMQ client would: topics, groups, the cluster,
+/// producing, consuming, finding messages, resetting offsets, and
+/// benchmarking. Client commands find the brokers through a nameserver:
+/// `--namesrv HOST:PORT[;HOST:PORT]`, or NAMESRV_ADDR, default
+/// 127.0.0.1:9876 (what `skylark standalone` listens on).
 #[derive(Debug, Parser)]
-#[command(name = "skylark", version, about, long_about)]
+#[command(
+    name = "skylark",
+    version,
+    about,
+    long_about,
+    after_long_help = AFTER_HELP,
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 refused, 4 not found, 5 unreachable, \
+                  6 incomplete (--help tells more)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,13 +83,57 @@ enum Command {
         #[arg(long, value_name = "MS", default_value_t = 5000)]
         scan_interval_ms: u64,
     },
+    /// Create, change, list, describe and delete topics.
+    #[command(subcommand)]
+    Topic(topic_cmd::TopicCommand),
+    /// Create, list, describe (offsets and lag) and delete consumer groups.
+    #[command(subcommand)]
+    Group(group_cmd::GroupCommand),
+    /// Show the clusters and brokers a nameserver knows.
+    #[command(subcommand)]
+    Cluster(cluster_cmd::ClusterCommand),
+    /// Send messages: generated ones, or one per line of stdin or a file.
+    Produce(produce_cmd::ProduceCommand),
+    /// Receive a topic's messages as a consumer group and print them.
+    Consume(consume_cmd::ConsumeCommand),
+    /// Find messages by key or by id.
+    #[command(subcommand)]
+    Message(message_cmd::MessageCommand),
+    /// Move a consumer group's offsets.
+    #[command(subcommand)]
+    Offset(offset_cmd::OffsetCommand),
+    /// Measure produce, consume and end-to-end throughput and latency.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsCommand),
 }
+
+/// The tail of `skylark --help`: environment, examples, exit codes.
+const AFTER_HELP: &str = concat!(
+    "Environment:
+  NAMESRV_ADDR  nameservers of client commands (like --namesrv), host:port separated by `;`
+  RUST_LOG      log filter of the servers and of client commands (stderr), e.g. info, debug
+
+Examples:
+  skylark standalone --data-dir /tmp/sky
+  skylark topic create --topic Orders --queues 8
+  seq 10 | skylark produce --topic Orders --tag new
+  skylark consume --topic Orders --group Audit --from first --count 10 --output json
+  skylark group describe --group Audit
+  skylark bench produce --topic Bench --threads 16 --size 1024 --duration 30s
+
+",
+    errors::exit_codes_help!()
+);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (what, result) = match cli.command {
-        Command::Standalone(command) => ("standalone", command.run()),
-        Command::Broker(command) => ("broker", command.run()),
+    // Server commands name themselves in their error; client commands print
+    // one `error: …` line and exit with a documented code.
+    let (server, result) = match cli.command {
+        Command::Standalone(command) => (Some("standalone"), command.run()),
+        Command::Broker(command) => (Some("broker"), command.run()),
         Command::Nameserver {
             listen,
             kv_config_path,
@@ -89,14 +160,29 @@ fn main() -> ExitCode {
                 scan_interval: Duration::from_millis(scan_interval_ms.max(1)),
                 ..NameServerConfig::default()
             };
-            ("nameserver", run_nameserver(config))
+            (Some("nameserver"), run_nameserver(config))
         }
+        Command::Topic(command) => (None, command.run()),
+        Command::Group(command) => (None, command.run()),
+        Command::Cluster(command) => (None, command.run()),
+        Command::Produce(command) => (None, command.run()),
+        Command::Consume(command) => (None, command.run()),
+        Command::Message(command) => (None, command.run()),
+        Command::Offset(command) => (None, command.run()),
+        Command::Bench(command) => (None, command.run()),
+        Command::Completions(command) => (None, command.run(Cli::command())),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
+    match (server, result) {
+        (_, Ok(())) => ExitCode::SUCCESS,
+        (Some(what), Err(error)) => {
             eprintln!("skylark {what}: {error:#}");
             ExitCode::FAILURE
+        }
+        (None, Err(error)) if output::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        (None, Err(error)) => {
+            let failure = errors::describe(&error);
+            eprintln!("{}", failure.line);
+            failure.exit_code()
         }
     }
 }
