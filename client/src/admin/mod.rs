@@ -1,0 +1,1 @@
+//! The admin client: topics, groups, offsets, cluster info, message queries.

@@ -1,0 +1,1 @@
+//! The producer: sync, async, oneway, batch and ordered sends, and transactions.
