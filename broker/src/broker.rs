@@ -11,6 +11,7 @@ use crate::config::BrokerConfig;
 use crate::consumer_offset::ConsumerOffsetManager;
 use crate::error::BrokerError;
 use crate::filter::ConsumerFilters;
+use crate::ha::HaService;
 use crate::live_config::LiveConfig;
 use crate::long_poll::PullHoldService;
 use crate::metrics::BrokerMetrics;
@@ -46,6 +47,8 @@ pub struct Broker {
     pub(crate) metrics: BrokerMetrics,
     /// Written into every stored record as STOREHOST.
     pub(crate) store_host: SocketAddr,
+    /// Replication: role, master addresses, the HA port, the in-sync set.
+    pub(crate) ha: HaService,
 }
 
 impl Broker {
@@ -70,6 +73,7 @@ impl Broker {
             schedule: ScheduleMessageService::load(&config, &store)?,
             timer: TimerMessageService::load(&config, &store)?,
             metrics: BrokerMetrics::new(),
+            ha: HaService::new(&config, store.clone()),
             store,
             store_host,
             live: LiveConfig::new(&config),
@@ -90,6 +94,11 @@ impl Broker {
     /// The topics.
     pub fn topics(&self) -> &TopicConfigManager {
         &self.topics
+    }
+
+    /// Replication and the broker's role (changeable at run time).
+    pub fn ha(&self) -> &HaService {
+        &self.ha
     }
 
     /// The committed consumer offsets.

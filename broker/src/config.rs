@@ -107,6 +107,15 @@ pub struct BrokerConfig {
     pub timer_precision_ms: u64,
     /// Longest timer delay accepted, in s (259 200: 3 days).
     pub timer_max_delay_sec: u64,
+    /// A replica's master HA address, `host:port`; unset: learnt from the
+    /// nameservers' registration answers (a `MessageStoreConfig` key in Java).
+    pub ha_master_address: Option<String>,
+    /// How often a replica reports its offset and an idle master sends a
+    /// heartbeat, in ms (5000; `MessageStoreConfig` in Java).
+    pub ha_send_heartbeat_interval: u64,
+    /// An HA connection silent this long is closed, in ms (20 000;
+    /// `MessageStoreConfig` in Java).
+    pub ha_housekeeping_interval: u64,
     /// The store's settings, read from the same file.
     #[serde(skip)]
     pub store: MessageStoreConfig,
@@ -153,6 +162,9 @@ impl Default for BrokerConfig {
             timer_wheel_enable: true,
             timer_precision_ms: 1000,
             timer_max_delay_sec: 3 * 24 * 3600,
+            ha_master_address: None,
+            ha_send_heartbeat_interval: 5000,
+            ha_housekeeping_interval: 20_000,
             store: MessageStoreConfig::default(),
         }
     }

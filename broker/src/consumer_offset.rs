@@ -167,6 +167,31 @@ impl ConsumerOffsetManager {
         }
     }
 
+    /// Takes a master's offsets over ours, key by key (a replica's config
+    /// copy, Java's `offsetTable.putAll`), and saves them.
+    pub(crate) fn merge_from_master(
+        &self,
+        master: ConsumerOffsetSerializeWrapper,
+    ) -> Result<(), BrokerError> {
+        {
+            let mut inner = self.write();
+            for (key, queues) in master.offset_table {
+                let Some((topic, group)) = key.split_once(TOPIC_GROUP_SEPARATOR) else {
+                    continue;
+                };
+                inner
+                    .table
+                    .entry(group.to_owned())
+                    .or_default()
+                    .insert(topic.to_owned(), queues.into_iter().collect());
+            }
+            if let Some(version) = master.data_version {
+                inner.version = version;
+            }
+        }
+        self.persist()
+    }
+
     /// Saves the table to `consumerOffset.json` atomically; the server calls
     /// this every `flushConsumerOffsetInterval` and at shutdown.
     pub fn persist(&self) -> Result<(), BrokerError> {

@@ -13,6 +13,7 @@ mod config;
 pub mod consumer_offset;
 mod error;
 mod filter;
+pub mod ha;
 mod http;
 mod live_config;
 mod long_poll;

@@ -479,7 +479,9 @@ impl Broker {
             .set_schedule_pending(&self.schedule.pending(&self.store));
         self.metrics
             .set_timer_pending(self.timer.pending(&self.store));
-        self.metrics.render(&ScrapeValues::read(self, stats))
+        let mut text = self.metrics.render(&ScrapeValues::read(self, stats));
+        text.push_str(&self.ha.render_metrics());
+        text
     }
 }
 

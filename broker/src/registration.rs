@@ -9,7 +9,7 @@ use skylark_protocol::body::{
     Body, KeyStyle, RegisterBrokerBody, TopicConfigAndMappingSerializeWrapper,
 };
 use skylark_protocol::headers::namesrv::{
-    RegisterBrokerRequestHeader, UnRegisterBrokerRequestHeader,
+    RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, UnRegisterBrokerRequestHeader,
 };
 use skylark_protocol::message::PermName;
 use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
@@ -67,9 +67,12 @@ impl Broker {
             cluster_name: self.config.broker_cluster_name.clone(),
             ha_server_addr: format!(
                 "{}:{}",
-                self.config.broker_ip1, self.config.store.ha_listen_port
+                self.config.broker_ip1,
+                self.ha
+                    .ha_addr()
+                    .map_or(self.config.store.ha_listen_port, |a| a.port())
             ),
-            broker_id: self.config.broker_id,
+            broker_id: self.ha.broker_id(),
             heartbeat_timeout_millis: None,
             enable_acting_master: Some(false),
             compressed: Some(compressed),
@@ -97,7 +100,14 @@ impl Broker {
         let mut registered = 0;
         for (addr, result) in results {
             match result {
-                Ok(()) => registered += 1,
+                Ok(response) => {
+                    registered += 1;
+                    // A replica learns its master's addresses here, as Java's does.
+                    if let Ok(answer) = response.read_header::<RegisterBrokerResponseHeader>() {
+                        self.ha
+                            .on_registered(answer.master_addr, answer.ha_server_addr);
+                    }
+                }
                 Err(error) => tracing::warn!(namesrv = %addr, %error, "registration failed"),
             }
         }
@@ -114,7 +124,7 @@ impl Broker {
             broker_name: self.config.broker_name.clone(),
             broker_addr: self.config.broker_addr(),
             cluster_name: self.config.broker_cluster_name.clone(),
-            broker_id: self.config.broker_id,
+            broker_id: self.ha.broker_id(),
         };
         let request = RemotingCommand::request(RequestCode::UNREGISTER_BROKER, &header);
         let timeout = self.config.register_timeout().min(Duration::from_secs(3));
@@ -126,26 +136,26 @@ impl Broker {
         .await;
         for (addr, result) in results {
             match result {
-                Ok(()) => tracing::info!(namesrv = %addr, "unregistered"),
+                Ok(_) => tracing::info!(namesrv = %addr, "unregistered"),
                 Err(error) => tracing::warn!(namesrv = %addr, %error, "unregistration failed"),
             }
         }
     }
 }
 
-/// One request to one nameserver; anything but SUCCESS is an error.
+/// One request to one nameserver; its answer, anything but SUCCESS an error.
 async fn invoke(
     client: &RemotingClient,
     addr: &str,
     request: RemotingCommand,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<RemotingCommand, String> {
     let response = client
         .invoke(addr, request, timeout)
         .await
         .map_err(|error| error.to_string())?;
     match response.response_code() {
-        ResponseCode::SUCCESS => Ok(()),
+        ResponseCode::SUCCESS => Ok(response),
         code => Err(format!(
             "{code}: {}",
             response.remark.as_deref().unwrap_or_default()

@@ -71,6 +71,16 @@ impl Broker {
                 }
             }));
 
+        broker
+            .ha
+            .start(
+                &broker,
+                &bind_host,
+                broker.config.store.ha_listen_port,
+                stopped.clone(),
+            )
+            .await?;
+
         let server_config = ServerConfig::default();
         let main =
             RemotingServer::bind(main_addr.as_str(), broker.clone(), server_config.clone()).await?;
@@ -222,6 +232,11 @@ impl BrokerHandle {
         self.http_addr
     }
 
+    /// The HA port's address (replicas connect to it).
+    pub fn ha_addr(&self) -> Option<SocketAddr> {
+        self.broker.ha.ha_addr()
+    }
+
     /// The broker's state.
     pub fn broker(&self) -> &Arc<Broker> {
         &self.broker
@@ -253,6 +268,7 @@ impl BrokerHandle {
         tracing::info!(addr = %self.local_addr, "broker stopping");
         self.broker.pull_holds.stop();
         let _ = self.stop.send(true);
+        self.broker.ha.shutdown();
         while self.servers.join_next().await.is_some() {}
         while self.tasks.join_next().await.is_some() {}
         self.broker.unregister_all(&self.namesrv_client).await;

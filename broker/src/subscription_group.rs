@@ -179,6 +179,25 @@ impl SubscriptionGroupManager {
         }
     }
 
+    /// Replaces every group with a master's (a replica's config copy);
+    /// false when the version is already the master's.
+    pub(crate) fn replace_all(&self, master: SubscriptionGroupWrapper) -> Result<bool, BrokerError> {
+        {
+            let mut inner = self.write();
+            if inner.version == master.data_version {
+                return Ok(false);
+            }
+            inner.table = master
+                .subscription_group_table
+                .into_iter()
+                .map(|(name, group)| (name, Arc::new(group)))
+                .collect();
+            inner.forbidden = master.forbidden_table;
+            inner.version = master.data_version;
+        }
+        self.persist().map(|()| true)
+    }
+
     fn persist(&self) -> Result<(), BrokerError> {
         self.file
             .save(|| self.snapshot().encode(KeyStyle::Unquoted))

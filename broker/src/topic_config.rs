@@ -266,6 +266,28 @@ impl TopicConfigManager {
         self.after_change()
     }
 
+    /// Replaces the whole table with a master's (a replica's config copy,
+    /// Java's `SlaveSynchronize.syncTopicConfig`); false when the version is
+    /// already the master's, leaving the table as it is.
+    pub(crate) fn replace_all(
+        &self,
+        version: DataVersion,
+        table: impl IntoIterator<Item = (String, TopicConfig)>,
+    ) -> Result<bool, BrokerError> {
+        {
+            let mut inner = self.write();
+            if inner.version == version {
+                return Ok(false);
+            }
+            inner.table = table
+                .into_iter()
+                .map(|(name, topic)| (name, Arc::new(topic)))
+                .collect();
+            inner.version = version;
+        }
+        self.after_change().map(|()| true)
+    }
+
     /// Persists the table and wakes the registration loop.
     fn after_change(&self) -> Result<(), BrokerError> {
         // Wake first: the change is live whether or not the file is written.

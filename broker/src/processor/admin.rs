@@ -61,6 +61,7 @@ impl Broker {
                 self.delete_subscription_group(remote, request)
             }
             RequestCode::GET_ALL_CONSUMER_OFFSET => Ok(self.get_all_consumer_offset(request)),
+            RequestCode::GET_ALL_DELAY_OFFSET => Ok(self.get_all_delay_offset(request)),
             RequestCode::QUERY_TOPIC_CONSUME_BY_WHO => self.query_topic_consume_by_who(request),
             RequestCode::QUERY_TOPICS_BY_CONSUMER => self.query_topics_by_consumer(request),
             RequestCode::GET_BROKER_CONFIG => self.get_broker_config(request),

@@ -16,7 +16,6 @@ use skylark_protocol::headers::pull::{PullMessageRequestHeader, PullMessageRespo
 use skylark_protocol::message::{PermName, PullSysFlag};
 use skylark_protocol::{RemotingCommand, ResponseCode};
 use skylark_remoting::ConnectionHandle;
-use skylark_store::config::BrokerRole;
 use skylark_store::message_store::{GetMessageResult, GetMessageStatus};
 use tokio::time::Instant;
 
@@ -48,7 +47,7 @@ impl Broker {
             Ok(checked) => checked,
             Err(refused) => return Ok(Some(refused)),
         };
-        let is_master = self.store.config().broker_role != BrokerRole::Slave;
+        let is_master = self.ha.is_master();
         if PullSysFlag::has_commit_offset(header.sys_flag) && is_master {
             self.offsets.commit(
                 &header.consumer_group,
@@ -285,6 +284,12 @@ impl Broker {
         code: ResponseCode,
         result: GetMessageResult,
     ) -> Option<RemotingCommand> {
+        // Java: a slave that may not serve reads sends the consumer back to its master.
+        let code = if !self.ha.is_master() && !self.live.slave_read_enable() {
+            ResponseCode::PULL_RETRY_IMMEDIATELY
+        } else {
+            code
+        };
         let suggest = if !self.live.slave_read_enable() {
             MASTER_ID
         } else if result.suggest_pulling_from_slave {

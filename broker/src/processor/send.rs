@@ -21,6 +21,7 @@ use skylark_protocol::message::topic::{
 use skylark_protocol::message::{PermName, Properties, StoredMessage, decode_batch};
 use skylark_protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
 use skylark_remoting::ConnectionHandle;
+use skylark_store::config::BrokerRole;
 use skylark_store::error::PutMessageStatus;
 use skylark_store::message_store::PutMessageResult;
 
@@ -44,6 +45,14 @@ impl Broker {
         let empty = ExtFields::default();
         let fields = request.ext_fields.as_ref().unwrap_or(&empty);
         let header = SendMessageRequestHeader::read_any(request.code, fields)?;
+        if !self.ha.is_master() {
+            // Java's store refuses puts on a slave with SERVICE_NOT_AVAILABLE.
+            return Ok(reply(
+                request,
+                ResponseCode::SERVICE_NOT_AVAILABLE,
+                "service not available now: the broker is a slave, messages are put to its master",
+            ));
+        }
         let topic_config = match self.check_send(conn, request, &header)? {
             Ok(config) => config,
             Err(refused) => return Ok(refused),
@@ -146,11 +155,20 @@ impl Broker {
         }
 
         let started = Instant::now();
-        let result = if batch {
+        let mut result = if batch {
             self.store.put_messages(&messages).await
         } else {
             self.store.put_message(&messages[0]).await
         };
+        self.ha.notify_appended();
+        // SYNC_MASTER: acknowledged once a replica holds the bytes.
+        if let Some(append) = result.append.filter(|_| {
+            result.status == PutMessageStatus::PutOk
+                && self.ha.role() == BrokerRole::SyncMaster
+                && messages[0].properties.wait_store_msg_ok()
+        }) {
+            result.status = self.ha.wait_replicated(append.end_offset()).await;
+        }
         self.metrics.observe_put(started.elapsed());
         if let Some(append) = result.append.filter(|_| result.is_stored()) {
             if half {

@@ -16,6 +16,7 @@ use skylark_protocol::message::property::{
     REAL_QUEUE_ID, REAL_TOPIC, TIMER_DELAY_MS, TIMER_DELAY_SEC, TIMER_DELIVER_MS,
 };
 use skylark_protocol::message::topic::RMQ_SYS_SCHEDULE_TOPIC;
+use skylark_protocol::body::DelayOffsetSerializeWrapper;
 use skylark_protocol::message::{MessageVersion, StoredMessage, TransactionType};
 use skylark_store::MessageStore;
 
@@ -94,6 +95,19 @@ impl ScheduleMessageService {
                 (level, (max - self.offsets.get(level)).max(0))
             })
             .collect()
+    }
+
+    /// Every level's delivery progress (GET_ALL_DELAY_OFFSET's body).
+    pub(crate) fn offsets_snapshot(&self) -> DelayOffsetSerializeWrapper {
+        self.offsets.snapshot()
+    }
+
+    /// Takes a master's delivery progress (a replica's config copy).
+    pub(crate) fn replace_offsets(
+        &self,
+        master: DelayOffsetSerializeWrapper,
+    ) -> Result<(), BrokerError> {
+        self.offsets.replace(master)
     }
 
     /// Saves `delayOffset.json` if it changed (a file write: off the async workers).

@@ -95,10 +95,23 @@ impl DelayOffsets {
         }
     }
 
-    /// The table as `delayOffset.json` holds it.
-    #[cfg(test)]
-    fn snapshot(&self) -> DelayOffsetSerializeWrapper {
+    /// The table as `delayOffset.json` holds it (GET_ALL_DELAY_OFFSET).
+    pub(crate) fn snapshot(&self) -> DelayOffsetSerializeWrapper {
         self.lock().document()
+    }
+
+    /// Replaces the table with a master's (a replica's config copy) and
+    /// saves it when it differs.
+    pub(crate) fn replace(&self, master: DelayOffsetSerializeWrapper) -> Result<(), BrokerError> {
+        {
+            let mut table = self.lock();
+            if table.offsets == master.offset_table {
+                return Ok(());
+            }
+            table.offsets = master.offset_table;
+            table.dirty = true;
+        }
+        self.persist()
     }
 
     /// Saves the table if it changed since the last save (a file write and

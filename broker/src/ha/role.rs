@@ -1,0 +1,533 @@
+//! The broker's role in its group and the epoch fence around it: MASTER
+//! (writable), SLAVE (following a master), or FENCED (a master that learned
+//! of a newer epoch and refuses writes until it follows the new master or
+//! is promoted again).
+//!
+//! The newest epoch the broker knows of only grows. A request carrying an
+//! older one is refused; a newer one, however it arrives (a role-change
+//! request, a replica's handshake), fences a master at once. The state is
+//! saved in `haRole.json` in the store root before it takes effect, so a
+//! fenced or deposed master stays so across a restart even when its config
+//! file still names it master; only `HA_PROMOTE` makes it master again.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use super::epoch::{EpochEntry, EpochError, EpochFile, EpochHistory};
+use crate::error::BrokerError;
+use crate::persist::ConfigFile;
+
+/// The role file's name in the store root.
+pub(crate) const ROLE_FILE: &str = "haRole.json";
+
+/// What a broker is in its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    /// The group's master: accepts writes.
+    Master,
+    /// A replica: follows a master, refuses writes.
+    Slave,
+    /// A master that learned of a newer epoch: refuses writes.
+    Fenced,
+}
+
+impl Role {
+    /// `MASTER`, `SLAVE` or `FENCED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Master => "MASTER",
+            Self::Slave => "SLAVE",
+            Self::Fenced => "FENCED",
+        }
+    }
+}
+
+/// The role, as saved in `haRole.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleState {
+    /// The role.
+    pub role: Role,
+    /// The newest epoch the broker knows of.
+    pub epoch: i32,
+    /// The id it registers with (0 as master).
+    pub broker_id: i64,
+    /// The master it follows (remoting address), when set by `HA_FOLLOW`;
+    /// `None` for a replica following the master of its config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_addr: Option<String>,
+}
+
+/// The role its config file gives a broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfiguredRole {
+    /// `brokerId` 0 and `brokerRole` not SLAVE.
+    pub master: bool,
+    /// `brokerId`.
+    pub broker_id: i64,
+}
+
+/// Why a role change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RoleError {
+    /// The request's epoch is older than (or, to become master, not newer
+    /// than) the broker's.
+    #[error(
+        "epoch {requested} is stale: this broker knows epoch {known}{}",
+        if *promote { "; a promotion needs a newer one" } else { "" }
+    )]
+    StaleEpoch {
+        /// The request's epoch.
+        requested: i32,
+        /// The newest the broker knows.
+        known: i32,
+        /// Whether it was a promotion (which needs a strictly newer epoch).
+        promote: bool,
+    },
+    /// The epoch file could not be changed.
+    #[error(transparent)]
+    Epoch(#[from] EpochError),
+    /// The role file could not be saved.
+    #[error(transparent)]
+    Persist(#[from] BrokerError),
+}
+
+/// The broker's role, epoch history and write fence.
+#[derive(Debug)]
+pub struct HaRole {
+    epochs: EpochFile,
+    file: ConfigFile,
+    state: RwLock<RoleState>,
+    /// Read on every send: whether writes are accepted.
+    writable: AtomicBool,
+    /// The master's epoch history at the last handshake; a replica takes
+    /// over its terms as it holds bytes of them.
+    master_history: Mutex<Option<EpochHistory>>,
+    /// Serialises role changes (they await the master and the store).
+    pub(crate) changing: tokio::sync::Mutex<()>,
+}
+
+impl HaRole {
+    /// Loads the epoch and role files of the store at `root` and settles
+    /// the role the broker starts with: the configured one, except that a
+    /// broker configured as master whose saved role is not MASTER, or that
+    /// knows of an epoch newer than its own last term, starts FENCED. A
+    /// master without any term starts epoch 1 at `max_offset`.
+    pub fn open(
+        root: &Path,
+        configured: ConfiguredRole,
+        max_offset: i64,
+    ) -> Result<Self, RoleError> {
+        let epochs = EpochFile::load(root)?;
+        let file = ConfigFile::new(root, ROLE_FILE);
+        let saved = read_saved(file.path())?;
+        let known = saved
+            .as_ref()
+            .map_or(0, |s| s.epoch)
+            .max(epochs.last_epoch());
+        let state = if configured.master {
+            let deposed = saved
+                .as_ref()
+                .is_some_and(|s| s.role != Role::Master || s.epoch > epochs.last_epoch());
+            if deposed {
+                tracing::error!(
+                    epoch = known, own_epoch = epochs.last_epoch(), file = %file.path().display(),
+                    "configured as master but deposed (a newer epoch exists or it was a replica): \
+                     starting FENCED, refusing writes; promote it (HA_PROMOTE) or point it at the \
+                     master (HA_FOLLOW)"
+                );
+                RoleState {
+                    role: Role::Fenced,
+                    epoch: known,
+                    broker_id: 0,
+                    master_addr: None,
+                }
+            } else {
+                if epochs.history().is_empty() {
+                    epochs.append(EpochEntry {
+                        epoch: known + 1,
+                        start_offset: max_offset,
+                    })?;
+                }
+                RoleState {
+                    role: Role::Master,
+                    epoch: epochs.last_epoch().max(known),
+                    broker_id: 0,
+                    master_addr: None,
+                }
+            }
+        } else {
+            let followed = saved.filter(|s| s.role == Role::Slave);
+            RoleState {
+                role: Role::Slave,
+                epoch: known,
+                broker_id: followed
+                    .as_ref()
+                    .map_or(configured.broker_id, |s| s.broker_id),
+                master_addr: followed.and_then(|s| s.master_addr),
+            }
+        };
+        let role = Self {
+            epochs,
+            file,
+            writable: AtomicBool::new(state.role == Role::Master),
+            state: RwLock::new(state.clone()),
+            master_history: Mutex::new(None),
+            changing: tokio::sync::Mutex::new(()),
+        };
+        role.save(&state)?;
+        tracing::info!(
+            role = state.role.as_str(), epoch = state.epoch, broker_id = state.broker_id,
+            master = state.master_addr.as_deref().unwrap_or("-"), "HA role"
+        );
+        Ok(role)
+    }
+
+    fn save(&self, state: &RoleState) -> Result<(), BrokerError> {
+        let bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
+        self.file.save(|| bytes)
+    }
+
+    /// The role as it stands.
+    pub fn state(&self) -> RoleState {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the state, saved first; writes are fenced before the save
+    /// when the new role refuses them, and allowed only after it.
+    fn set(&self, next: RoleState) -> Result<(), BrokerError> {
+        let writable = next.role == Role::Master;
+        if !writable {
+            self.writable.store(false, Ordering::SeqCst);
+        }
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let saved = self.save(&next);
+        // Fencing stands in memory even when the save failed.
+        if saved.is_ok() || !writable {
+            *state = next;
+        }
+        drop(state);
+        saved?;
+        if writable {
+            self.writable.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Whether sends are accepted now.
+    pub fn is_writable(&self) -> bool {
+        self.writable.load(Ordering::Acquire)
+    }
+
+    /// Why a send is refused, or `None` when the broker is a writable master.
+    pub fn write_refusal(&self) -> Option<String> {
+        if self.is_writable() {
+            return None;
+        }
+        let s = self.state();
+        Some(match s.role {
+            Role::Fenced => format!(
+                "this broker is a fenced master: epoch {} is newer than its own term {}; it \
+                 refuses writes until it follows the new master",
+                s.epoch,
+                self.epochs.last_epoch()
+            ),
+            Role::Slave => format!(
+                "this broker is a replica (epoch {}) of {}; send to the master",
+                s.epoch,
+                s.master_addr.as_deref().unwrap_or("its configured master")
+            ),
+            Role::Master => "this broker is becoming master; retry".to_owned(),
+        })
+    }
+
+    /// The newest epoch known.
+    pub fn epoch(&self) -> i32 {
+        self.state().epoch
+    }
+
+    /// The epoch history.
+    pub fn history(&self) -> EpochHistory {
+        self.epochs.history()
+    }
+
+    /// Refuses `requested` when it is older than the newest epoch known.
+    pub fn check_not_older(&self, requested: i32) -> Result<(), RoleError> {
+        let known = self.epoch();
+        if requested < known {
+            return Err(RoleError::StaleEpoch {
+                requested,
+                known,
+                promote: false,
+            });
+        }
+        Ok(())
+    }
+
+    /// Learns of epoch `epoch`: when it is newer than any known, it is
+    /// saved, and a master is fenced (it stops accepting writes at once).
+    /// Whether the broker was fenced by it.
+    pub fn observe_epoch(&self, epoch: i32) -> bool {
+        let mut next = self.state();
+        if epoch <= next.epoch {
+            return false;
+        }
+        let fenced = next.role == Role::Master;
+        next.epoch = epoch;
+        if fenced {
+            next.role = Role::Fenced;
+            tracing::warn!(
+                epoch,
+                own_epoch = self.epochs.last_epoch(),
+                "learned of a newer epoch: fenced, refusing writes"
+            );
+        }
+        if let Err(error) = self.set(next) {
+            tracing::error!(%error, epoch, "cannot save the newer epoch (it stands in memory)");
+        }
+        fenced
+    }
+
+    /// Stops writes before a role change (the state says why only once the
+    /// change is saved).
+    pub fn stop_writes(&self) {
+        self.writable.store(false, Ordering::SeqCst);
+    }
+
+    /// Allows writes again after a role change failed on a writable master.
+    pub fn resume_writes_if_master(&self) {
+        if self.state().role == Role::Master {
+            self.writable.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Checks that `epoch` may start a master term here: newer than every
+    /// epoch known.
+    pub fn check_promotion(&self, epoch: i32) -> Result<(), RoleError> {
+        let known = self.epoch().max(self.epochs.last_epoch());
+        if epoch <= known {
+            return Err(RoleError::StaleEpoch {
+                requested: epoch,
+                known,
+                promote: true,
+            });
+        }
+        Ok(())
+    }
+
+    /// Starts master term `epoch` at CommitLog offset `max_offset`: takes
+    /// over the terms of the former master it holds bytes of, appends
+    /// `(epoch, max_offset)` to the epoch file, then saves the role and
+    /// allows writes. Replication into this store must have stopped.
+    pub fn promote(&self, epoch: i32, max_offset: i64) -> Result<(), RoleError> {
+        self.check_promotion(epoch)?;
+        self.adopt_master_terms(max_offset)?;
+        self.epochs.append(EpochEntry {
+            epoch,
+            start_offset: max_offset,
+        })?;
+        *self.lock_master_history() = None;
+        self.set(RoleState {
+            role: Role::Master,
+            epoch,
+            broker_id: 0,
+            master_addr: None,
+        })?;
+        tracing::warn!(epoch, start_offset = max_offset, "promoted to master");
+        Ok(())
+    }
+
+    /// Becomes a replica of `master_addr` at `epoch` with id `broker_id`;
+    /// writes stop before anything is saved.
+    pub fn follow(&self, epoch: i32, master_addr: &str, broker_id: i64) -> Result<(), RoleError> {
+        self.check_not_older(epoch)?;
+        self.set(RoleState {
+            role: Role::Slave,
+            epoch,
+            broker_id,
+            master_addr: Some(master_addr.to_owned()),
+        })?;
+        Ok(())
+    }
+
+    /// A replica's handshake with its master, whose history is `master`
+    /// and whose CommitLog ends at `master_end`, while this store ends at
+    /// `end`: learns the master's epoch, remembers its history, and returns
+    /// the offset to truncate to (the consistent point, never above `end`);
+    /// `None` when the two histories share no term.
+    pub fn handshake(
+        &self,
+        master: &EpochHistory,
+        master_end: i64,
+        end: i64,
+    ) -> Result<Option<i64>, RoleError> {
+        let master_epoch = master.last_epoch();
+        if master_epoch > self.epoch() {
+            self.observe_epoch(master_epoch);
+        }
+        let point = self
+            .epochs
+            .history()
+            .consistent_point(end, master, master_end);
+        *self.lock_master_history() = Some(master.clone());
+        Ok(point.map(|p| p.min(end)))
+    }
+
+    /// After a truncation to `offset`: drops the terms that started at or
+    /// after it.
+    pub fn truncated(&self, offset: i64) -> Result<(), RoleError> {
+        Ok(self.epochs.truncate_from(offset)?)
+    }
+
+    /// Takes over the terms of the followed master that this replica holds
+    /// bytes of (below `end`).
+    pub fn adopt_master_terms(&self, end: i64) -> Result<(), RoleError> {
+        let master = self.lock_master_history().clone();
+        if let Some(master) = master {
+            self.epochs.adopt(&master, end)?;
+        }
+        Ok(())
+    }
+
+    fn lock_master_history(&self) -> std::sync::MutexGuard<'_, Option<EpochHistory>> {
+        self.master_history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The saved role, `None` when there is none yet.
+fn read_saved(path: &Path) -> Result<Option<RoleState>, BrokerError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            BrokerError::Config(format!(
+                "{} is corrupt ({e}); it records the broker's role and newest epoch — restore \
+                 it, or remove it to take the role from the config file",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(BrokerError::io("read", path, e)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const MASTER: ConfiguredRole = ConfiguredRole {
+        master: true,
+        broker_id: 0,
+    };
+    const SLAVE: ConfiguredRole = ConfiguredRole {
+        master: false,
+        broker_id: 1,
+    };
+
+    fn e(epoch: i32, start_offset: i64) -> EpochEntry {
+        EpochEntry {
+            epoch,
+            start_offset,
+        }
+    }
+
+    #[test]
+    fn a_new_master_starts_epoch_one_and_keeps_it_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let role = HaRole::open(dir.path(), MASTER, 0).unwrap();
+        assert_eq!(role.state().role, Role::Master);
+        assert_eq!(role.epoch(), 1);
+        assert!(role.is_writable());
+        assert_eq!(role.write_refusal(), None);
+        drop(role);
+        let role = HaRole::open(dir.path(), MASTER, 5000).unwrap();
+        assert_eq!(role.history().entries(), [e(1, 0)]);
+        assert_eq!(role.epoch(), 1);
+    }
+
+    #[test]
+    fn a_newer_epoch_fences_a_master_for_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let role = HaRole::open(dir.path(), MASTER, 0).unwrap();
+        assert!(!role.observe_epoch(1), "the same epoch changes nothing");
+        assert!(role.observe_epoch(2));
+        assert!(!role.is_writable());
+        assert_eq!(role.state().role, Role::Fenced);
+        let why = role.write_refusal().unwrap();
+        assert!(why.contains("fenced") && why.contains("epoch 2"), "{why}");
+        assert!(matches!(
+            role.check_not_older(1),
+            Err(RoleError::StaleEpoch { known: 2, .. })
+        ));
+        drop(role);
+        // Restarted with its old config, it is still fenced.
+        let role = HaRole::open(dir.path(), MASTER, 0).unwrap();
+        assert_eq!(role.state().role, Role::Fenced);
+        assert!(!role.is_writable());
+        // Promotion needs an epoch newer than any known.
+        assert!(role.promote(2, 100).is_err());
+        role.promote(3, 100).unwrap();
+        assert!(role.is_writable());
+        assert_eq!(role.history().entries(), [e(1, 0), e(3, 100)]);
+    }
+
+    #[test]
+    fn a_replica_adopts_its_masters_terms_and_starts_a_new_one_when_promoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let role = HaRole::open(dir.path(), SLAVE, 0).unwrap();
+        assert_eq!(role.state().role, Role::Slave);
+        assert_eq!(role.state().broker_id, 1);
+        assert!(!role.is_writable());
+        assert!(role.write_refusal().unwrap().contains("replica"));
+        let master = EpochHistory::new(vec![e(1, 0), e(2, 800)]).unwrap();
+        assert_eq!(role.handshake(&master, 1000, 0).unwrap(), Some(0));
+        assert_eq!(role.epoch(), 2);
+        role.promote(3, 900).unwrap();
+        assert_eq!(role.history().entries(), [e(1, 0), e(2, 800), e(3, 900)]);
+        assert_eq!(role.state().broker_id, 0);
+    }
+
+    #[test]
+    fn a_deposed_master_follows_after_truncating_to_the_shared_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let role = HaRole::open(dir.path(), MASTER, 0).unwrap();
+        let new_master = EpochHistory::new(vec![e(1, 0), e(2, 800)]).unwrap();
+        // It wrote to 1000 in epoch 1; the new master took over at 800.
+        let point = role.handshake(&new_master, 1500, 1000).unwrap();
+        assert_eq!(point, Some(800));
+        assert_eq!(role.state().role, Role::Fenced, "the handshake fenced it");
+        role.truncated(800).unwrap();
+        role.follow(2, "127.0.0.1:10911", 1).unwrap();
+        assert!(role.follow(1, "127.0.0.1:10911", 1).is_err());
+        let s = role.state();
+        assert_eq!(
+            (s.role, s.epoch, s.broker_id, s.master_addr.as_deref()),
+            (Role::Slave, 2, 1, Some("127.0.0.1:10911"))
+        );
+        drop(role);
+        // A replica set up by FOLLOW keeps following that master after a restart.
+        let role = HaRole::open(dir.path(), SLAVE, 7).unwrap();
+        assert_eq!(role.state().master_addr.as_deref(), Some("127.0.0.1:10911"));
+        assert_eq!(role.state().broker_id, 1);
+        // And started with a master config it is fenced, not master.
+        drop(role);
+        let role = HaRole::open(dir.path(), MASTER, 0).unwrap();
+        assert_eq!(role.state().role, Role::Fenced);
+    }
+
+    #[test]
+    fn corrupt_role_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(ROLE_FILE), b"{not json").unwrap();
+        let err = HaRole::open(dir.path(), MASTER, 0).unwrap_err();
+        assert!(err.to_string().contains(ROLE_FILE), "{err}");
+    }
+}
