@@ -84,6 +84,9 @@ pub struct MessageStore {
     lock_file: Mutex<Option<StoreLock>>,
     /// Bytes of RAM counted as page cache for the hot/cold read limits.
     memory_budget: i64,
+    /// Puts are refused: a replica, or a master fenced by a newer epoch
+    /// (`brokerRole` SLAVE at start; role changes set it).
+    slave: AtomicBool,
 }
 
 impl MessageStore {
@@ -194,6 +197,7 @@ impl MessageStore {
         let memory_budget = physical_memory()
             .saturating_mul(i64::from(config.access_message_in_memory_max_ratio))
             / 100;
+        let slave = config.broker_role == BrokerRole::Slave;
         Ok(Self {
             config,
             checkpoint,
@@ -209,6 +213,7 @@ impl MessageStore {
             disk,
             lock_file: Mutex::new(Some(lock_file)),
             memory_budget,
+            slave: AtomicBool::new(slave),
         })
     }
 
@@ -280,7 +285,13 @@ impl MessageStore {
 
     /// Whether this store is a replica (puts are refused).
     fn is_slave(&self) -> bool {
-        self.config.broker_role == BrokerRole::Slave
+        self.slave.load(Ordering::Acquire)
+    }
+
+    /// Makes puts refused (`true`: a replica, or a fenced master) or
+    /// accepted again (a promoted master); replicated appends are not affected.
+    pub fn set_slave(&self, slave: bool) {
+        self.slave.store(slave, Ordering::Release);
     }
 
     /// Sets the listener called for every new ConsumeQueue entry (replacing any).
