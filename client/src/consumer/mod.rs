@@ -4,9 +4,16 @@
 
 pub mod allocate;
 mod broker_api;
+mod concurrent;
+pub mod listener;
 pub mod message_ext;
 pub mod offset_store;
+mod orderly;
 pub mod process_queue;
+mod pull_service;
+pub mod push;
+mod rebalance;
+mod registry;
 pub mod subscription;
 
 pub use allocate::{
@@ -15,9 +22,16 @@ pub use allocate::{
     allocate_sorted,
 };
 pub use broker_api::{PullResult, PullStatus};
+pub use listener::{
+    ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, ConsumeOrderlyContext,
+    ConsumeOrderlyStatus, ListenerFuture, MessageListenerConcurrently, MessageListenerOrderly,
+    concurrently_fn, orderly_fn,
+};
 pub use message_ext::MessageExt;
 pub use offset_store::{
     LocalFileOffsetStore, OffsetStore, ReadOffsetType, RemoteBrokerOffsetStore,
 };
 pub use process_queue::ProcessQueue;
+pub use push::{PushConsumer, PushConsumerConfig};
+pub use skylark_protocol::body::{ConsumeFromWhere, MessageModel};
 pub use subscription::{MessageSelector, build_subscription};

@@ -1,0 +1,85 @@
+//! The push consumers of each client instance, so that a broker's
+//! NOTIFY_CONSUMER_IDS_CHANGED wakes their rebalances. As in Java, one
+//! notice rebalances every consumer of the instance.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use skylark_protocol::headers::NotifyConsumerIdsChangedRequestHeader;
+use skylark_protocol::{RemotingCommand, RequestCode};
+use skylark_remoting::{ConnectionHandle, RequestHandler};
+
+use super::push::Shared;
+use crate::instance::ClientInstance;
+
+/// Instance (by address of its shared state) → its running consumers.
+type Table = HashMap<usize, Vec<Weak<Shared>>>;
+
+static CONSUMERS: Mutex<Option<Table>> = Mutex::new(None);
+
+fn key(instance: &ClientInstance) -> usize {
+    Arc::as_ptr(&instance.inner) as usize
+}
+
+/// Adds a started consumer and makes sure its instance routes the notice here.
+pub(crate) fn register(shared: &Arc<Shared>) {
+    let k = key(&shared.instance);
+    {
+        let mut table = CONSUMERS.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = table.get_or_insert_with(HashMap::new).entry(k).or_default();
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(shared));
+    }
+    shared.instance.register_request_handler(
+        RequestCode::NOTIFY_CONSUMER_IDS_CHANGED,
+        Arc::new(IdsChanged { instance: k }),
+    );
+}
+
+/// Removes a consumer that stopped.
+pub(crate) fn unregister(shared: &Arc<Shared>) {
+    let k = key(&shared.instance);
+    let mut table = CONSUMERS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(map) = table.as_mut() {
+        if let Some(list) = map.get_mut(&k) {
+            list.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(shared)));
+            if list.is_empty() {
+                map.remove(&k);
+            }
+        }
+    }
+}
+
+/// The running consumers of an instance.
+fn consumers_of(instance: usize) -> Vec<Arc<Shared>> {
+    let table = CONSUMERS.lock().unwrap_or_else(PoisonError::into_inner);
+    table
+        .as_ref()
+        .and_then(|m| m.get(&instance))
+        .map(|list| list.iter().filter_map(Weak::upgrade).collect())
+        .unwrap_or_default()
+}
+
+/// Handles NOTIFY_CONSUMER_IDS_CHANGED (a oneway) for one instance.
+#[derive(Debug)]
+struct IdsChanged {
+    instance: usize,
+}
+
+impl RequestHandler for IdsChanged {
+    async fn handle(
+        &self,
+        conn: &ConnectionHandle,
+        request: RemotingCommand,
+    ) -> Option<RemotingCommand> {
+        let group = request
+            .read_header::<NotifyConsumerIdsChangedRequestHeader>()
+            .map(|h| h.consumer_group)
+            .unwrap_or_default();
+        tracing::info!(%group, broker = %conn.remote_addr(), "consumer ids changed, rebalancing");
+        for shared in consumers_of(self.instance) {
+            shared.rebalance_now.notify_one();
+        }
+        None
+    }
+}
