@@ -2,6 +2,7 @@
 //! the remoting protocol to it as a RocketMQ client does.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub(crate) mod ha;
 pub(crate) mod retry;
 pub(crate) mod timer;
 pub(crate) mod transaction;
@@ -113,31 +114,11 @@ impl TestBroker {
         &self,
         topic: &str,
         queue_id: i32,
-        mut properties: Properties,
+        properties: Properties,
         body: &[u8],
     ) -> RemotingCommand {
-        properties.insert("WAIT", "true");
-        let header = SendMessageRequestHeaderV2 {
-            producer_group: "PG".into(),
-            topic: topic.into(),
-            default_topic: "TBW102".into(),
-            default_topic_queue_nums: 4,
-            queue_id,
-            sys_flag: 0,
-            born_timestamp: now_ms(),
-            flag: 0,
-            properties: Some(properties.to_property_string()),
-            reconsume_times: Some(0),
-            unit_mode: Some(false),
-            max_reconsume_times: None,
-            batch: Some(false),
-            broker_name: None,
-        };
-        self.invoke(
-            RemotingCommand::request(RequestCode::SEND_MESSAGE_V2, &header)
-                .with_body(Bytes::copy_from_slice(body)),
-        )
-        .await
+        self.invoke(send_request(topic, queue_id, properties, body))
+            .await
     }
 
     /// PULL_MESSAGE with the subscription `expression`, suspending up to `suspend_ms`.
@@ -150,26 +131,68 @@ impl TestBroker {
         expression: &str,
         suspend_ms: i64,
     ) -> RemotingCommand {
-        let header = PullMessageRequestHeader {
-            consumer_group: group.into(),
-            topic: topic.into(),
-            queue_id,
-            queue_offset: offset,
-            max_msg_nums: 32,
-            sys_flag: PullSysFlag::build(false, suspend_ms > 0, true, false, false),
-            commit_offset: 0,
-            suspend_timeout_millis: suspend_ms,
-            subscription: Some(expression.into()),
-            sub_version: 0,
-            expression_type: Some("TAG".into()),
-            max_msg_bytes: None,
-            request_source: None,
-            proxy_froward_client_id: None,
-            broker_name: None,
-        };
-        self.invoke(RemotingCommand::request(RequestCode::PULL_MESSAGE, &header))
-            .await
+        self.invoke(pull_request(
+            group, topic, queue_id, offset, expression, suspend_ms,
+        ))
+        .await
     }
+}
+
+/// SEND_MESSAGE_V2 of one message with `properties` (plus `WAIT`).
+pub(crate) fn send_request(
+    topic: &str,
+    queue_id: i32,
+    mut properties: Properties,
+    body: &[u8],
+) -> RemotingCommand {
+    properties.insert("WAIT", "true");
+    let header = SendMessageRequestHeaderV2 {
+        producer_group: "PG".into(),
+        topic: topic.into(),
+        default_topic: "TBW102".into(),
+        default_topic_queue_nums: 4,
+        queue_id,
+        sys_flag: 0,
+        born_timestamp: now_ms(),
+        flag: 0,
+        properties: Some(properties.to_property_string()),
+        reconsume_times: Some(0),
+        unit_mode: Some(false),
+        max_reconsume_times: None,
+        batch: Some(false),
+        broker_name: None,
+    };
+    RemotingCommand::request(RequestCode::SEND_MESSAGE_V2, &header)
+        .with_body(Bytes::copy_from_slice(body))
+}
+
+/// PULL_MESSAGE with the subscription `expression`, suspending up to `suspend_ms`.
+pub(crate) fn pull_request(
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+    offset: i64,
+    expression: &str,
+    suspend_ms: i64,
+) -> RemotingCommand {
+    let header = PullMessageRequestHeader {
+        consumer_group: group.into(),
+        topic: topic.into(),
+        queue_id,
+        queue_offset: offset,
+        max_msg_nums: 32,
+        sys_flag: PullSysFlag::build(false, suspend_ms > 0, true, false, false),
+        commit_offset: 0,
+        suspend_timeout_millis: suspend_ms,
+        subscription: Some(expression.into()),
+        sub_version: 0,
+        expression_type: Some("TAG".into()),
+        max_msg_bytes: None,
+        request_source: None,
+        proxy_froward_client_id: None,
+        broker_name: None,
+    };
+    RemotingCommand::request(RequestCode::PULL_MESSAGE, &header)
 }
 
 /// The records of a pull response's body.
