@@ -74,6 +74,9 @@ pub enum ClientError {
         /// The last attempt's error.
         last: Box<ClientError>,
     },
+    /// A background task of the client ended without a result.
+    #[error("client task failed: {0}")]
+    TaskFailed(String),
     /// The client (or its instance) was shut down.
     #[error("client is shut down")]
     Shutdown,

@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) heartbeat: Mutex<HeartbeatRegistry>,
     router: Arc<Router>,
     uniq: UniqIdGenerator,
+    pub(crate) transaction_checks:
+        std::sync::OnceLock<Arc<crate::producer::transaction::CheckHandler>>,
     shut_down: AtomicBool,
     stop: watch::Sender<bool>,
 }
@@ -99,6 +101,7 @@ impl ClientInstance {
             broker_addrs: RwLock::default(),
             heartbeat: Mutex::default(),
             router,
+            transaction_checks: std::sync::OnceLock::new(),
             shut_down: AtomicBool::new(false),
             stop,
         });
@@ -370,8 +373,9 @@ impl ClientInstance {
         route
     }
 
-    /// Rebuilds the broker address table from every cached route.
-    fn rebuild_broker_addrs(&self) {
+    /// Rebuilds the broker address table from every cached route; true
+    /// when it gained an address.
+    fn rebuild_broker_addrs(&self) -> bool {
         let mut table = BrokerAddrTable::new();
         for route in self
             .inner
@@ -387,11 +391,17 @@ impl ClientInstance {
                     .extend(b.broker_addrs.iter().map(|(id, a)| (*id, a.clone())));
             }
         }
-        *self
+        let mut current = self
             .inner
             .broker_addrs
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = table;
+            .unwrap_or_else(PoisonError::into_inner);
+        let gained = table.iter().any(|(name, ids)| {
+            ids.iter()
+                .any(|(id, addr)| current.get(name).and_then(|c| c.get(id)) != Some(addr))
+        });
+        *current = table;
+        gained
     }
 
     /// The master address of `broker_name` (broker id 0).
