@@ -49,6 +49,8 @@ pub struct Broker {
     pub(crate) store_host: SocketAddr,
     /// Replication: role, master addresses, the HA port, the in-sync set.
     pub(crate) ha: HaService,
+    /// The role's epoch fence and epoch file (`ha::role`).
+    pub(crate) ha_role: crate::ha::role::HaRole,
 }
 
 impl Broker {
@@ -61,7 +63,7 @@ impl Broker {
             ))
         })?;
         let store = Arc::new(MessageStore::open(config.store.clone())?);
-        Ok(Self {
+        let broker = Self {
             topics: TopicConfigManager::load(&config)?,
             groups: SubscriptionGroupManager::load(&config)?,
             offsets: ConsumerOffsetManager::load(&config)?,
@@ -74,11 +76,14 @@ impl Broker {
             timer: TimerMessageService::load(&config, &store)?,
             metrics: BrokerMetrics::new(),
             ha: HaService::new(&config, store.clone()),
+            ha_role: crate::ha::role::HaRole::open_for(&config, store.commit_log_max_offset())?,
             store,
             store_host,
             live: LiveConfig::new(&config),
             config,
-        })
+        };
+        broker.apply_saved_role();
+        Ok(broker)
     }
 
     /// The settings it runs with.

@@ -148,7 +148,9 @@ impl EpochHistory {
 
     /// Where the term at `i` ends, given that the history ends at `end`.
     fn end_of(&self, i: usize, end: i64) -> i64 {
-        self.entries.get(i + 1).map_or(end, |next| next.start_offset)
+        self.entries
+            .get(i + 1)
+            .map_or(end, |next| next.start_offset)
     }
 
     /// The last CommitLog offset this history (whose data ends at `end`)
@@ -163,18 +165,14 @@ impl EpochHistory {
         if self.is_empty() {
             return Some(end.min(other_end));
         }
-        self.entries
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(i, mine)| {
-                let j = other
-                    .entries
-                    .iter()
-                    .position(|theirs| theirs.epoch == mine.epoch)?;
-                (other.entries[j].start_offset == mine.start_offset)
-                    .then(|| self.end_of(i, end).min(other.end_of(j, other_end)))
-            })
+        self.entries.iter().enumerate().rev().find_map(|(i, mine)| {
+            let j = other
+                .entries
+                .iter()
+                .position(|theirs| theirs.epoch == mine.epoch)?;
+            (other.entries[j].start_offset == mine.start_offset)
+                .then(|| self.end_of(i, end).min(other.end_of(j, other_end)))
+        })
     }
 
     /// Java's text: the entry count, then `epoch-startOffset` lines.
@@ -309,15 +307,12 @@ impl EpochFile {
         })
     }
 
-    /// Takes over the terms of `master` that start below `end` (bytes this
-    /// replica holds from that master) and that it lacks, and saves.
-    pub fn adopt(&self, master: &EpochHistory, end: i64) -> Result<(), EpochError> {
+    /// Replaces the history with `master`'s and saves: a replica whose
+    /// CommitLog was cut to the consistent point holds the master's bytes
+    /// up to it, and receives the rest, so the master's terms describe it.
+    pub fn replace(&self, master: &EpochHistory) -> Result<(), EpochError> {
         self.update(|h| {
-            for entry in master.entries() {
-                if entry.start_offset < end && entry.epoch > h.last_epoch() {
-                    h.append(*entry)?;
-                }
-            }
+            *h = master.clone();
             Ok(())
         })
     }
@@ -352,10 +347,7 @@ mod tests {
         let again = EpochFile::load(dir.path()).unwrap();
         assert_eq!(again.history(), h(&[(1, 0), (2, 4096)]));
         again.truncate_from(4096).unwrap();
-        assert_eq!(
-            EpochFile::load(dir.path()).unwrap().history(),
-            h(&[(1, 0)])
-        );
+        assert_eq!(EpochFile::load(dir.path()).unwrap().history(), h(&[(1, 0)]));
     }
 
     #[test]
@@ -430,21 +422,17 @@ mod tests {
     }
 
     #[test]
-    fn adopts_the_masters_terms_it_holds_bytes_of() {
+    fn replaces_its_history_with_the_masters() {
         let dir = tempfile::tempdir().unwrap();
         let file = EpochFile::load(dir.path()).unwrap();
         file.append(e(1, 0)).unwrap();
         let master = h(&[(1, 0), (2, 800), (3, 1200)]);
-        file.adopt(&master, 800).unwrap();
-        assert_eq!(file.history(), h(&[(1, 0)]));
-        file.adopt(&master, 1000).unwrap();
-        assert_eq!(file.history(), h(&[(1, 0), (2, 800)]));
-        file.adopt(&master, 5000).unwrap();
+        file.replace(&master).unwrap();
         assert_eq!(file.history(), master);
         assert_eq!(
             EpochFile::load(dir.path()).unwrap().history(),
             master,
-            "adoption is saved"
+            "the replacement is saved"
         );
     }
 }

@@ -14,9 +14,11 @@
 //! [`HaService::become_replica`], [`HaService::stop_replication`]).
 
 pub mod config_sync;
+pub mod epoch;
 pub mod in_sync;
 pub mod master;
 pub mod replica;
+pub mod role;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -136,6 +138,8 @@ pub(crate) struct Shared {
     /// Bumped to close every replica connection (role changes).
     pub(crate) generation: watch::Sender<u64>,
     pub(crate) client: ClientState,
+    /// The broker, for the replica's epoch handshake (`role.rs`).
+    pub(crate) broker: OnceLock<Weak<Broker>>,
 }
 
 impl Shared {
@@ -218,6 +222,7 @@ impl HaService {
             appended: Notify::new(),
             generation: watch::Sender::new(0),
             client: ClientState::default(),
+            broker: OnceLock::new(),
         });
         shared.client.reported.store(max, Ordering::Relaxed);
         Self {
@@ -240,6 +245,7 @@ impl HaService {
         stopped: watch::Receiver<bool>,
     ) -> Result<SocketAddr, BrokerError> {
         let _ = self.broker.set(Arc::downgrade(broker));
+        let _ = self.shared.broker.set(Arc::downgrade(broker));
         let addr = format!("{host}:{port}");
         let listener = TcpListener::bind(&addr)
             .await

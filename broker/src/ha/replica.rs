@@ -38,6 +38,10 @@ pub(super) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
         if let Some(addr) = shared.master_ha_addr() {
             let session = async {
+                // The epoch handshake (role.rs): may truncate first, or refuse the master.
+                if let Some(broker) = shared.broker.get().and_then(std::sync::Weak::upgrade) {
+                    broker.replica_handshake().await?;
+                }
                 let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
                     .await
                     .map_err(|_| HaError::Expired(CONNECT_TIMEOUT))??;

@@ -12,11 +12,14 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use skylark_store::config::BrokerRole;
+
 use super::epoch::{EpochEntry, EpochError, EpochFile, EpochHistory};
+use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::persist::ConfigFile;
 
@@ -49,7 +52,7 @@ impl Role {
 /// The role, as saved in `haRole.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RoleState {
+pub struct RoleRecord {
     /// The role.
     pub role: Role,
     /// The newest epoch the broker knows of.
@@ -60,6 +63,9 @@ pub struct RoleState {
     /// `None` for a replica following the master of its config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_addr: Option<String>,
+    /// That master's HA address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_ha_addr: Option<String>,
 }
 
 /// The role its config file gives a broker.
@@ -69,6 +75,16 @@ pub struct ConfiguredRole {
     pub master: bool,
     /// `brokerId`.
     pub broker_id: i64,
+}
+
+impl ConfiguredRole {
+    /// What `config` says.
+    pub fn of(config: &BrokerConfig) -> Self {
+        Self {
+            master: config.broker_id == 0 && config.store.broker_role != BrokerRole::Slave,
+            broker_id: config.broker_id,
+        }
+    }
 }
 
 /// Why a role change was refused.
@@ -101,12 +117,9 @@ pub enum RoleError {
 pub struct HaRole {
     epochs: EpochFile,
     file: ConfigFile,
-    state: RwLock<RoleState>,
+    state: RwLock<RoleRecord>,
     /// Read on every send: whether writes are accepted.
     writable: AtomicBool,
-    /// The master's epoch history at the last handshake; a replica takes
-    /// over its terms as it holds bytes of them.
-    master_history: Mutex<Option<EpochHistory>>,
     /// Serialises role changes (they await the master and the store).
     pub(crate) changing: tokio::sync::Mutex<()>,
 }
@@ -140,11 +153,12 @@ impl HaRole {
                      starting FENCED, refusing writes; promote it (HA_PROMOTE) or point it at the \
                      master (HA_FOLLOW)"
                 );
-                RoleState {
+                RoleRecord {
                     role: Role::Fenced,
                     epoch: known,
                     broker_id: 0,
                     master_addr: None,
+                    master_ha_addr: None,
                 }
             } else {
                 if epochs.history().is_empty() {
@@ -153,21 +167,23 @@ impl HaRole {
                         start_offset: max_offset,
                     })?;
                 }
-                RoleState {
+                RoleRecord {
                     role: Role::Master,
                     epoch: epochs.last_epoch().max(known),
                     broker_id: 0,
                     master_addr: None,
+                    master_ha_addr: None,
                 }
             }
         } else {
             let followed = saved.filter(|s| s.role == Role::Slave);
-            RoleState {
+            RoleRecord {
                 role: Role::Slave,
                 epoch: known,
                 broker_id: followed
                     .as_ref()
                     .map_or(configured.broker_id, |s| s.broker_id),
+                master_ha_addr: followed.as_ref().and_then(|s| s.master_ha_addr.clone()),
                 master_addr: followed.and_then(|s| s.master_addr),
             }
         };
@@ -176,24 +192,37 @@ impl HaRole {
             file,
             writable: AtomicBool::new(state.role == Role::Master),
             state: RwLock::new(state.clone()),
-            master_history: Mutex::new(None),
             changing: tokio::sync::Mutex::new(()),
         };
         role.save(&state)?;
         tracing::info!(
-            role = state.role.as_str(), epoch = state.epoch, broker_id = state.broker_id,
-            master = state.master_addr.as_deref().unwrap_or("-"), "HA role"
+            role = state.role.as_str(),
+            epoch = state.epoch,
+            broker_id = state.broker_id,
+            master = state.master_addr.as_deref().unwrap_or("-"),
+            "HA role"
         );
         Ok(role)
     }
 
-    fn save(&self, state: &RoleState) -> Result<(), BrokerError> {
+    /// [`HaRole::open`] for a broker with `config` whose CommitLog ends at
+    /// `max_offset`.
+    pub(crate) fn open_for(config: &BrokerConfig, max_offset: i64) -> Result<Self, BrokerError> {
+        Self::open(
+            &config.store.store_path_root_dir,
+            ConfiguredRole::of(config),
+            max_offset,
+        )
+        .map_err(|e| BrokerError::Config(format!("HA role: {e}")))
+    }
+
+    fn save(&self, state: &RoleRecord) -> Result<(), BrokerError> {
         let bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
         self.file.save(|| bytes)
     }
 
     /// The role as it stands.
-    pub fn state(&self) -> RoleState {
+    pub fn state(&self) -> RoleRecord {
         self.state
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -202,7 +231,7 @@ impl HaRole {
 
     /// Replaces the state, saved first; writes are fenced before the save
     /// when the new role refuses them, and allowed only after it.
-    fn set(&self, next: RoleState) -> Result<(), BrokerError> {
+    fn set(&self, next: RoleRecord) -> Result<(), BrokerError> {
         let writable = next.role == Role::Master;
         if !writable {
             self.writable.store(false, Ordering::SeqCst);
@@ -226,25 +255,20 @@ impl HaRole {
         self.writable.load(Ordering::Acquire)
     }
 
-    /// Why a send is refused, or `None` when the broker is a writable master.
-    pub fn write_refusal(&self) -> Option<String> {
+    /// Why a send is refused when the broker is a fenced master; `None`
+    /// otherwise (a replica's refusal is the replication layer's).
+    pub fn fence_refusal(&self) -> Option<String> {
         if self.is_writable() {
             return None;
         }
         let s = self.state();
-        Some(match s.role {
-            Role::Fenced => format!(
+        (s.role == Role::Fenced).then(|| {
+            format!(
                 "this broker is a fenced master: epoch {} is newer than its own term {}; it \
                  refuses writes until it follows the new master",
                 s.epoch,
                 self.epochs.last_epoch()
-            ),
-            Role::Slave => format!(
-                "this broker is a replica (epoch {}) of {}; send to the master",
-                s.epoch,
-                s.master_addr.as_deref().unwrap_or("its configured master")
-            ),
-            Role::Master => "this broker is becoming master; retry".to_owned(),
+            )
         })
     }
 
@@ -322,89 +346,74 @@ impl HaRole {
         Ok(())
     }
 
-    /// Starts master term `epoch` at CommitLog offset `max_offset`: takes
-    /// over the terms of the former master it holds bytes of, appends
-    /// `(epoch, max_offset)` to the epoch file, then saves the role and
-    /// allows writes. Replication into this store must have stopped.
+    /// Starts master term `epoch` at CommitLog offset `max_offset`: drops
+    /// the terms this store holds no byte of (starting at or past
+    /// `max_offset`), appends `(epoch, max_offset)` to the epoch file, then
+    /// saves the role and allows writes. Replication into this store must
+    /// have stopped.
     pub fn promote(&self, epoch: i32, max_offset: i64) -> Result<(), RoleError> {
         self.check_promotion(epoch)?;
-        self.adopt_master_terms(max_offset)?;
+        self.epochs.truncate_from(max_offset)?;
         self.epochs.append(EpochEntry {
             epoch,
             start_offset: max_offset,
         })?;
-        *self.lock_master_history() = None;
-        self.set(RoleState {
+        self.set(RoleRecord {
             role: Role::Master,
             epoch,
             broker_id: 0,
             master_addr: None,
+            master_ha_addr: None,
         })?;
         tracing::warn!(epoch, start_offset = max_offset, "promoted to master");
         Ok(())
     }
 
-    /// Becomes a replica of `master_addr` at `epoch` with id `broker_id`;
-    /// writes stop before anything is saved.
-    pub fn follow(&self, epoch: i32, master_addr: &str, broker_id: i64) -> Result<(), RoleError> {
+    /// Becomes a replica of the master at `master_addr` (HA port
+    /// `master_ha_addr`) at `epoch` with id `broker_id`; writes stop before
+    /// anything is saved.
+    pub fn follow(
+        &self,
+        epoch: i32,
+        master_addr: &str,
+        master_ha_addr: &str,
+        broker_id: i64,
+    ) -> Result<(), RoleError> {
         self.check_not_older(epoch)?;
-        self.set(RoleState {
+        self.set(RoleRecord {
             role: Role::Slave,
             epoch,
             broker_id,
             master_addr: Some(master_addr.to_owned()),
+            master_ha_addr: Some(master_ha_addr.to_owned()),
         })?;
         Ok(())
     }
 
     /// A replica's handshake with its master, whose history is `master`
     /// and whose CommitLog ends at `master_end`, while this store ends at
-    /// `end`: learns the master's epoch, remembers its history, and returns
-    /// the offset to truncate to (the consistent point, never above `end`);
-    /// `None` when the two histories share no term.
-    pub fn handshake(
-        &self,
-        master: &EpochHistory,
-        master_end: i64,
-        end: i64,
-    ) -> Result<Option<i64>, RoleError> {
-        let master_epoch = master.last_epoch();
-        if master_epoch > self.epoch() {
-            self.observe_epoch(master_epoch);
-        }
-        let point = self
-            .epochs
+    /// `end`: learns the master's epoch and returns the offset to truncate
+    /// to (the consistent point, never above `end`); `None` when the two
+    /// histories share no term. After truncating, call
+    /// [`HaRole::take_history`].
+    pub fn handshake(&self, master: &EpochHistory, master_end: i64, end: i64) -> Option<i64> {
+        self.observe_epoch(master.last_epoch());
+        self.epochs
             .history()
-            .consistent_point(end, master, master_end);
-        *self.lock_master_history() = Some(master.clone());
-        Ok(point.map(|p| p.min(end)))
+            .consistent_point(end, master, master_end)
+            .map(|p| p.min(end))
     }
 
-    /// After a truncation to `offset`: drops the terms that started at or
-    /// after it.
-    pub fn truncated(&self, offset: i64) -> Result<(), RoleError> {
-        Ok(self.epochs.truncate_from(offset)?)
-    }
-
-    /// Takes over the terms of the followed master that this replica holds
-    /// bytes of (below `end`).
-    pub fn adopt_master_terms(&self, end: i64) -> Result<(), RoleError> {
-        let master = self.lock_master_history().clone();
-        if let Some(master) = master {
-            self.epochs.adopt(&master, end)?;
-        }
-        Ok(())
-    }
-
-    fn lock_master_history(&self) -> std::sync::MutexGuard<'_, Option<EpochHistory>> {
-        self.master_history
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// Takes the master's epoch history as its own, once the CommitLog
+    /// holds nothing past the consistent point (a crash before this just
+    /// repeats the handshake).
+    pub fn take_history(&self, master: &EpochHistory) -> Result<(), RoleError> {
+        Ok(self.epochs.replace(master)?)
     }
 }
 
 /// The saved role, `None` when there is none yet.
-fn read_saved(path: &Path) -> Result<Option<RoleState>, BrokerError> {
+fn read_saved(path: &Path) -> Result<Option<RoleRecord>, BrokerError> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             BrokerError::Config(format!(
@@ -446,7 +455,7 @@ mod tests {
         assert_eq!(role.state().role, Role::Master);
         assert_eq!(role.epoch(), 1);
         assert!(role.is_writable());
-        assert_eq!(role.write_refusal(), None);
+        assert_eq!(role.fence_refusal(), None);
         drop(role);
         let role = HaRole::open(dir.path(), MASTER, 5000).unwrap();
         assert_eq!(role.history().entries(), [e(1, 0)]);
@@ -461,7 +470,7 @@ mod tests {
         assert!(role.observe_epoch(2));
         assert!(!role.is_writable());
         assert_eq!(role.state().role, Role::Fenced);
-        let why = role.write_refusal().unwrap();
+        let why = role.fence_refusal().unwrap();
         assert!(why.contains("fenced") && why.contains("epoch 2"), "{why}");
         assert!(matches!(
             role.check_not_older(1),
@@ -486,12 +495,22 @@ mod tests {
         assert_eq!(role.state().role, Role::Slave);
         assert_eq!(role.state().broker_id, 1);
         assert!(!role.is_writable());
-        assert!(role.write_refusal().unwrap().contains("replica"));
-        let master = EpochHistory::new(vec![e(1, 0), e(2, 800)]).unwrap();
-        assert_eq!(role.handshake(&master, 1000, 0).unwrap(), Some(0));
-        assert_eq!(role.epoch(), 2);
-        role.promote(3, 900).unwrap();
-        assert_eq!(role.history().entries(), [e(1, 0), e(2, 800), e(3, 900)]);
+        assert_eq!(
+            role.fence_refusal(),
+            None,
+            "a replica's refusal is not the fence's"
+        );
+        let master = EpochHistory::new(vec![e(1, 0), e(2, 800), e(3, 1000)]).unwrap();
+        assert_eq!(role.handshake(&master, 1200, 0), Some(0));
+        assert_eq!(role.epoch(), 3);
+        role.take_history(&master).unwrap();
+        // Promoted having received 900 bytes: epoch 3's term is not here.
+        assert!(
+            role.promote(3, 900).is_err(),
+            "not newer than the known epoch"
+        );
+        role.promote(4, 900).unwrap();
+        assert_eq!(role.history().entries(), [e(1, 0), e(2, 800), e(4, 900)]);
         assert_eq!(role.state().broker_id, 0);
     }
 
@@ -501,12 +520,17 @@ mod tests {
         let role = HaRole::open(dir.path(), MASTER, 0).unwrap();
         let new_master = EpochHistory::new(vec![e(1, 0), e(2, 800)]).unwrap();
         // It wrote to 1000 in epoch 1; the new master took over at 800.
-        let point = role.handshake(&new_master, 1500, 1000).unwrap();
+        let point = role.handshake(&new_master, 1500, 1000);
         assert_eq!(point, Some(800));
         assert_eq!(role.state().role, Role::Fenced, "the handshake fenced it");
-        role.truncated(800).unwrap();
-        role.follow(2, "127.0.0.1:10911", 1).unwrap();
-        assert!(role.follow(1, "127.0.0.1:10911", 1).is_err());
+        role.take_history(&new_master).unwrap();
+        assert_eq!(role.history(), new_master);
+        role.follow(2, "127.0.0.1:10911", "127.0.0.1:10912", 1)
+            .unwrap();
+        assert!(
+            role.follow(1, "127.0.0.1:10911", "127.0.0.1:10912", 1)
+                .is_err()
+        );
         let s = role.state();
         assert_eq!(
             (s.role, s.epoch, s.broker_id, s.master_addr.as_deref()),
@@ -516,6 +540,10 @@ mod tests {
         // A replica set up by FOLLOW keeps following that master after a restart.
         let role = HaRole::open(dir.path(), SLAVE, 7).unwrap();
         assert_eq!(role.state().master_addr.as_deref(), Some("127.0.0.1:10911"));
+        assert_eq!(
+            role.state().master_ha_addr.as_deref(),
+            Some("127.0.0.1:10912")
+        );
         assert_eq!(role.state().broker_id, 1);
         // And started with a master config it is fenced, not master.
         drop(role);

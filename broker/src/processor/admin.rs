@@ -6,6 +6,7 @@
 mod broker_config;
 mod consume_queue;
 mod groups;
+mod ha_role;
 mod reset_offset;
 mod stats;
 

@@ -51,6 +51,9 @@ impl Broker {
             }
             RequestCode::VIEW_MESSAGE_BY_ID => self.view_message_by_id(conn, &request).await,
             RequestCode::END_TRANSACTION => self.end_transaction(conn, &request).await,
+            RequestCode::HA_PROMOTE | RequestCode::HA_FOLLOW | RequestCode::HA_STATUS => {
+                self.handle_ha_role(&request).await.map(Some)
+            }
             _ => self
                 .try_handle_offset(conn, &request)
                 .or_else(|| self.try_handle_client(conn, &request))

@@ -53,6 +53,9 @@ impl Broker {
                 "service not available now: the broker is a slave, messages are put to its master",
             ));
         }
+        if let Some(refused) = self.refuse_fenced_write(request) {
+            return Ok(refused);
+        }
         let topic_config = match self.check_send(conn, request, &header)? {
             Ok(config) => config,
             Err(refused) => return Ok(refused),
