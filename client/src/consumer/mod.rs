@@ -6,6 +6,7 @@ pub mod allocate;
 mod broker_api;
 mod concurrent;
 pub mod listener;
+pub mod lite_pull;
 pub mod message_ext;
 pub mod offset_store;
 mod orderly;
@@ -27,6 +28,7 @@ pub use listener::{
     ConsumeOrderlyStatus, ListenerFuture, MessageListenerConcurrently, MessageListenerOrderly,
     concurrently_fn, orderly_fn,
 };
+pub use lite_pull::{LitePullConsumer, LitePullConsumerConfig};
 pub use message_ext::MessageExt;
 pub use offset_store::{
     LocalFileOffsetStore, OffsetStore, ReadOffsetType, RemoteBrokerOffsetStore,

@@ -137,7 +137,7 @@ pub(crate) struct Shared {
     /// Bounds the listener calls running at once.
     pub(crate) permits: Arc<Semaphore>,
     /// Wakes the rebalance loop early (NOTIFY_CONSUMER_IDS_CHANGED).
-    pub(crate) rebalance_now: Notify,
+    pub(crate) rebalance_now: Arc<Notify>,
     /// The producer of fallback resends to `%RETRY%group`, made on first use.
     inner_producer: OnceLock<Producer>,
     stopping: AtomicBool,
@@ -362,7 +362,7 @@ impl PushConsumer {
             offsets,
             subscriptions: Mutex::new(subscriptions),
             queues: Mutex::default(),
-            rebalance_now: Notify::new(),
+            rebalance_now: Arc::new(Notify::new()),
             inner_producer: OnceLock::new(),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
@@ -378,7 +378,7 @@ impl PushConsumer {
             }
         }
         instance.register_consumer(shared.consumer_data());
-        registry::register(&shared);
+        registry::register(&instance, &shared.rebalance_now);
         let accepted = instance.send_heartbeat_to_all_brokers().await;
         tracing::info!(group = %shared.config.group, client_id = %instance.client_id(), brokers = accepted, "push consumer started");
 
@@ -450,7 +450,7 @@ impl PushConsumer {
         if shared.is_orderly() && shared.is_clustering() {
             rebalance::unlock_all(&shared, &mqs).await;
         }
-        registry::unregister(&shared);
+        registry::unregister(&shared.instance, &shared.rebalance_now);
         if let Some(p) = shared.inner_producer.get() {
             p.shutdown().await;
         }
@@ -476,7 +476,7 @@ impl Drop for PushConsumer {
             for pq in r.shared.queues().values() {
                 pq.set_dropped();
             }
-            registry::unregister(&r.shared);
+            registry::unregister(&r.shared.instance, &r.shared.rebalance_now);
         }
     }
 }

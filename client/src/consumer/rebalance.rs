@@ -12,13 +12,14 @@ use std::time::Duration;
 use skylark_protocol::body::{ConsumeFromWhere, MessageModel, MessageQueue};
 use skylark_protocol::message::topic::is_retry_topic;
 
-use super::allocate::allocate_sorted;
+use super::allocate::{AllocateStrategy, allocate_sorted};
 use super::broker_api;
-use super::offset_store::ReadOffsetType;
+use super::offset_store::{OffsetStore, ReadOffsetType};
 use super::process_queue::ProcessQueue;
 use super::pull_service;
 use super::push::Shared;
 use crate::error::ClientError;
+use crate::instance::ClientInstance;
 
 /// How often an orderly consumer renews its queue locks (Java's 20 s).
 pub(crate) const LOCK_RENEW_INTERVAL: Duration = Duration::from_secs(20);
@@ -73,31 +74,42 @@ pub(crate) async fn do_rebalance(shared: &Arc<Shared>) {
 }
 
 async fn rebalance_topic(shared: &Arc<Shared>, topic: &str) -> Result<(), ClientError> {
-    let route = shared.instance.topic_route(topic).await?;
-    let all = route.read_queues.clone();
-    let mine = match shared.config.message_model {
-        MessageModel::Broadcasting => all,
-        MessageModel::Clustering => {
-            let ids =
-                broker_api::consumer_ids(&shared.instance, topic, &shared.config.group).await?;
-            if ids.is_empty() {
-                return Err(ClientError::NotFound(format!(
-                    "no members of group {} known to the brokers of {topic}",
-                    shared.config.group
-                )));
-            }
-            allocate_sorted(
-                shared.config.allocate_strategy.as_ref(),
-                &shared.config.group,
-                shared.instance.client_id(),
-                &all,
-                &ids,
-            )
-            .map_err(|e| ClientError::InvalidArgument(format!("allocation: {e}")))?
-        }
-    };
+    let mine = allocated_queues(
+        &shared.instance,
+        shared.config.message_model,
+        &shared.config.group,
+        shared.config.allocate_strategy.as_ref(),
+        topic,
+    )
+    .await?;
     update_queues(shared, topic, &mine).await;
     Ok(())
+}
+
+/// The queues of `topic` this member should hold: all of them when
+/// broadcasting, else its share of the group's members' allocation.
+pub(crate) async fn allocated_queues(
+    instance: &ClientInstance,
+    model: MessageModel,
+    group: &str,
+    strategy: &dyn AllocateStrategy,
+    topic: &str,
+) -> Result<Vec<MessageQueue>, ClientError> {
+    let route = instance.topic_route(topic).await?;
+    let all = route.read_queues.clone();
+    match model {
+        MessageModel::Broadcasting => Ok(all),
+        MessageModel::Clustering => {
+            let ids = broker_api::consumer_ids(instance, topic, group).await?;
+            if ids.is_empty() {
+                return Err(ClientError::NotFound(format!(
+                    "no members of group {group} known to the brokers of {topic}"
+                )));
+            }
+            allocate_sorted(strategy, group, instance.client_id(), &all, &ids)
+                .map_err(|e| ClientError::InvalidArgument(format!("allocation: {e}")))
+        }
+    }
 }
 
 /// Makes the topic's held queues equal `mine`.
@@ -184,20 +196,37 @@ pub(crate) async fn compute_pull_from_where(
     shared: &Shared,
     mq: &MessageQueue,
 ) -> Result<i64, ClientError> {
-    if let Some(offset) = shared.offsets.read(mq, ReadOffsetType::Store).await?
+    start_offset(
+        &shared.instance,
+        &shared.offsets,
+        shared.config.consume_from_where,
+        shared.config.consume_timestamp_ms,
+        mq,
+    )
+    .await
+}
+
+/// [`compute_pull_from_where`] for any consumer.
+pub(crate) async fn start_offset(
+    instance: &ClientInstance,
+    offsets: &OffsetStore,
+    from: ConsumeFromWhere,
+    timestamp_ms: i64,
+    mq: &MessageQueue,
+) -> Result<i64, ClientError> {
+    if let Some(offset) = offsets.read(mq, ReadOffsetType::Store).await?
         && offset >= 0
     {
         return Ok(offset);
     }
     let retry = is_retry_topic(&mq.topic);
-    match shared.config.consume_from_where {
+    match from {
         ConsumeFromWhere::ConsumeFromFirstOffset => Ok(0),
         ConsumeFromWhere::ConsumeFromTimestamp => {
             if retry {
-                broker_api::max_offset(&shared.instance, mq).await
+                broker_api::max_offset(instance, mq).await
             } else {
-                broker_api::search_offset(&shared.instance, mq, shared.config.consume_timestamp_ms)
-                    .await
+                broker_api::search_offset(instance, mq, timestamp_ms).await
             }
         }
         // LAST and the deprecated MIN/MAX/LAST_AND_FROM_MIN all act as LAST.
@@ -205,7 +234,7 @@ pub(crate) async fn compute_pull_from_where(
             if retry {
                 Ok(0)
             } else {
-                broker_api::max_offset(&shared.instance, mq).await
+                broker_api::max_offset(instance, mq).await
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The push consumers of each client instance, so that a broker's
+//! The rebalancing consumers of each client instance, so that a broker's
 //! NOTIFY_CONSUMER_IDS_CHANGED wakes their rebalances. As in Java, one
 //! notice rebalances every consumer of the instance.
 
@@ -9,11 +9,12 @@ use skylark_protocol::headers::NotifyConsumerIdsChangedRequestHeader;
 use skylark_protocol::{RemotingCommand, RequestCode};
 use skylark_remoting::{ConnectionHandle, RequestHandler};
 
-use super::push::Shared;
+use tokio::sync::Notify;
+
 use crate::instance::ClientInstance;
 
 /// Instance (by address of its shared state) → its running consumers.
-type Table = HashMap<usize, Vec<Weak<Shared>>>;
+type Table = HashMap<usize, Vec<Weak<Notify>>>;
 
 static CONSUMERS: Mutex<Option<Table>> = Mutex::new(None);
 
@@ -21,28 +22,31 @@ fn key(instance: &ClientInstance) -> usize {
     Arc::as_ptr(&instance.inner) as usize
 }
 
-/// Adds a started consumer and makes sure its instance routes the notice here.
-pub(crate) fn register(shared: &Arc<Shared>) {
-    let k = key(&shared.instance);
+/// Adds a started consumer's rebalance trigger and makes sure its instance
+/// routes the notice here.
+pub(crate) fn register(instance: &ClientInstance, trigger: &Arc<Notify>) {
+    let k = key(instance);
     {
         let mut table = CONSUMERS.lock().unwrap_or_else(PoisonError::into_inner);
         let list = table.get_or_insert_with(HashMap::new).entry(k).or_default();
         list.retain(|w| w.strong_count() > 0);
-        list.push(Arc::downgrade(shared));
+        list.push(Arc::downgrade(trigger));
     }
-    shared.instance.register_request_handler(
+    instance.register_request_handler(
         RequestCode::NOTIFY_CONSUMER_IDS_CHANGED,
         Arc::new(IdsChanged { instance: k }),
     );
 }
 
 /// Removes a consumer that stopped.
-pub(crate) fn unregister(shared: &Arc<Shared>) {
-    let k = key(&shared.instance);
+pub(crate) fn unregister(instance: &ClientInstance, trigger: &Arc<Notify>) {
+    let k = key(instance);
     let mut table = CONSUMERS.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(map) = table.as_mut() {
         if let Some(list) = map.get_mut(&k) {
-            list.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(shared)));
+            list.retain(|w| {
+                w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(trigger))
+            });
             if list.is_empty() {
                 map.remove(&k);
             }
@@ -51,7 +55,7 @@ pub(crate) fn unregister(shared: &Arc<Shared>) {
 }
 
 /// The running consumers of an instance.
-fn consumers_of(instance: usize) -> Vec<Arc<Shared>> {
+fn consumers_of(instance: usize) -> Vec<Arc<Notify>> {
     let table = CONSUMERS.lock().unwrap_or_else(PoisonError::into_inner);
     table
         .as_ref()
@@ -77,8 +81,8 @@ impl RequestHandler for IdsChanged {
             .map(|h| h.consumer_group)
             .unwrap_or_default();
         tracing::info!(%group, broker = %conn.remote_addr(), "consumer ids changed, rebalancing");
-        for shared in consumers_of(self.instance) {
-            shared.rebalance_now.notify_one();
+        for trigger in consumers_of(self.instance) {
+            trigger.notify_one();
         }
         None
     }
