@@ -1,4 +1,11 @@
 //! skylark-operator: CRD types and controllers that turn `Topic`,
 //! `BrokerGroup` and `ConsumerGroup` resources into running brokers.
 
+pub mod admin;
+pub mod conditions;
+pub mod controller;
 pub mod crd;
+pub mod metrics;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -18,7 +18,8 @@ fn main() -> anyhow::Result<()> {
         for (file, crd) in skylark_operator::crd::all() {
             let path = dir.join(file);
             let yaml = skylark_operator::crd::to_yaml(&crd)?;
-            std::fs::write(&path, yaml).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(&path, yaml)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
     }

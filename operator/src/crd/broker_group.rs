@@ -35,10 +35,17 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Master", type_ = "string", json_path = ".status.master"),
     printcolumn(name = "Replicas", type_ = "integer", json_path = ".spec.replicas"),
     printcolumn(name = "Mode", type_ = "string", json_path = ".spec.replicationMode"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BrokerGroupSpec {
+    /// brokerClusterName of every broker of the group.
+    #[serde(default = "default_cluster_name")]
+    pub cluster_name: String,
     /// Pods in the group: the master plus its replicas (at least 1).
     #[serde(default = "default_replicas")]
     #[x_kube(validation = Rule::new("self >= 1").message("replicas must be at least 1"))]
@@ -71,6 +78,10 @@ pub struct BrokerGroupSpec {
     /// While true the operator changes nothing of this group.
     #[serde(default)]
     pub paused: bool,
+}
+
+fn default_cluster_name() -> String {
+    "DefaultCluster".to_owned()
 }
 
 fn default_replicas() -> i32 {
@@ -191,6 +202,9 @@ pub struct BrokerPodStatus {
     /// Whether the pod passes /readyz.
     #[serde(default)]
     pub ready: bool,
+    /// `podIP:listenPort`, where admin calls reach the broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     /// The pod's CommitLog max offset, when the broker reported one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_log_max_offset: Option<i64>,

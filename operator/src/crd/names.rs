@@ -89,7 +89,11 @@ mod tests {
         assert_eq!(validate_topic_name(""), Err(NameError::Empty("topic")));
         assert!(matches!(
             validate_topic_name(&"t".repeat(128)),
-            Err(NameError::TooLong { len: 128, max: 127, .. })
+            Err(NameError::TooLong {
+                len: 128,
+                max: 127,
+                ..
+            })
         ));
         assert!(validate_group_name(&"g".repeat(256)).is_err());
     }

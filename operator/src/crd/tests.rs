@@ -20,7 +20,10 @@ fn checked_in_crds_match_the_types() {
         for (file, crd) in all() {
             let path = root.join(dir).join(file);
             let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-                panic!("cannot read {}: {e}; run `cargo run -p skylark-operator --bin crdgen`", path.display())
+                panic!(
+                    "cannot read {}: {e}; run `cargo run -p skylark-operator --bin crdgen`",
+                    path.display()
+                )
             });
             assert!(
                 on_disk == to_yaml(&crd).expect("yaml"),
@@ -83,7 +86,10 @@ fn consumer_group_schema_has_immutable_name() {
 #[test]
 fn specs_take_defaults() {
     let topic: TopicSpec = serde_json::from_str("{}").expect("empty topic spec");
-    assert_eq!((topic.read_queue_nums, topic.write_queue_nums, topic.perm), (8, 8, 6));
+    assert_eq!(
+        (topic.read_queue_nums, topic.write_queue_nums, topic.perm),
+        (8, 8, 6)
+    );
     let bg: BrokerGroupSpec = serde_json::from_str("{}").expect("empty broker group spec");
     assert_eq!(bg.replicas, 1);
     assert_eq!(bg.replication_mode, ReplicationMode::Async);

@@ -1,0 +1,297 @@
+//! The Topic controller: the topic on the master of every selected
+//! BrokerGroup, drift corrected, removed on deletion behind a finalizer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+use tracing::Instrument as _;
+
+use super::selection::{self, Target};
+use super::{Context, Error, apply_status, error_policy, key_of, namespace_of};
+use crate::admin::{BrokerAdmin, TopicSettings};
+use crate::conditions::{self, DEGRADED, READY, Wanted};
+use crate::crd::{Topic, TopicBrokerStatus, TopicStatus, validate_topic_name};
+
+/// The controller's name in metrics and logs.
+pub const CONTROLLER: &str = "topic";
+/// Keeps a Topic until it is deleted from its brokers.
+pub const FINALIZER: &str = "skylark.io/topic";
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run<A: BrokerAdmin>(
+    ctx: Arc<Context<A>>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    Controller::new(
+        Api::<Topic>::all(ctx.client.clone()),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(shutdown)
+    .run(
+        reconcile,
+        |obj, error, ctx| error_policy(obj, error, ctx, CONTROLLER),
+        ctx,
+    )
+    .for_each(|_| futures::future::ready(()))
+    .await;
+}
+
+/// One reconcile of a Topic, timed and counted.
+pub async fn reconcile<A: BrokerAdmin>(
+    topic: Arc<Topic>,
+    ctx: Arc<Context<A>>,
+) -> Result<Action, Error> {
+    let started = Instant::now();
+    let key = key_of(topic.as_ref());
+    let span = tracing::info_span!("reconcile", controller = CONTROLLER, object = %key);
+    let result = async {
+        let api: Api<Topic> = Api::namespaced(ctx.client.clone(), &namespace_of(topic.as_ref())?);
+        finalizer(&api, FINALIZER, topic, |event| async {
+            match event {
+                Finalizer::Apply(topic) => apply(&topic, &ctx).await,
+                Finalizer::Cleanup(topic) => cleanup(&topic, &ctx).await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Finalizer(Box::new(e)))
+    }
+    .instrument(span)
+    .await;
+    ctx.metrics.reconciled(CONTROLLER, started.elapsed());
+    if result.is_ok() {
+        ctx.succeeded(&key);
+    }
+    result
+}
+
+/// The RocketMQ name: spec.topicName, else metadata.name.
+pub fn topic_name(topic: &Topic) -> String {
+    topic
+        .spec
+        .topic_name
+        .clone()
+        .unwrap_or_else(|| topic.name_any())
+}
+
+fn desired(topic: &Topic) -> TopicSettings {
+    TopicSettings {
+        name: topic_name(topic),
+        read_queue_nums: topic.spec.read_queue_nums,
+        write_queue_nums: topic.spec.write_queue_nums,
+        perm: topic.spec.perm,
+        order: topic.spec.order,
+        attributes: BTreeMap::from([(
+            "message.type".to_owned(),
+            topic.spec.message_type.attribute().to_owned(),
+        )]),
+    }
+}
+
+/// What the schema cannot check (or an API server without CEL let through).
+fn validate(topic: &Topic) -> Result<(), String> {
+    validate_topic_name(&topic_name(topic)).map_err(|e| e.to_string())?;
+    let spec = &topic.spec;
+    for (field, n) in [
+        ("readQueueNums", spec.read_queue_nums),
+        ("writeQueueNums", spec.write_queue_nums),
+    ] {
+        if !(1..=1024).contains(&n) {
+            return Err(format!("{field} is {n}; it must be within 1..1024"));
+        }
+    }
+    if ![2, 4, 6].contains(&spec.perm) {
+        return Err(format!("perm is {}; it must be 2, 4 or 6", spec.perm));
+    }
+    selection::parse(spec.broker_group_selector.as_ref()).map(|_| ())
+}
+
+async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action, Error> {
+    let namespace = namespace_of(topic)?;
+    let api: Api<Topic> = Api::namespaced(ctx.client.clone(), &namespace);
+    let generation = topic.metadata.generation;
+    let old = topic.status.clone().unwrap_or_default();
+    if let Err(message) = validate(topic) {
+        tracing::warn!(%message, "invalid spec");
+        let status = TopicStatus {
+            observed_generation: generation,
+            conditions: conditions::merge(
+                &old.conditions,
+                &[
+                    Wanted::new(READY, false, "InvalidSpec", message.clone()),
+                    Wanted::new(DEGRADED, false, "InvalidSpec", "nothing applied"),
+                ],
+                generation,
+            ),
+            ..old
+        };
+        apply_status(&api, &topic.name_any(), &status).await?;
+        ctx.event(
+            topic,
+            EventType::Warning,
+            "InvalidSpec",
+            "Validate",
+            message,
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let selector = selection::parse(topic.spec.broker_group_selector.as_ref()).unwrap_or(None);
+    let targets = selection::select(&ctx.client, &namespace, selector.as_ref()).await?;
+    let want = desired(topic);
+
+    let mut groups = Vec::new();
+    let mut failures = Vec::new();
+    let mut waiting = Vec::new();
+    for Target { group, master } in &targets {
+        let Some(addr) = master else {
+            waiting.push(group.clone());
+            groups.push(TopicBrokerStatus {
+                broker_group: group.clone(),
+                address: String::new(),
+                synced: false,
+                message: Some("the BrokerGroup reports no master address yet".to_owned()),
+            });
+            continue;
+        };
+        let result = sync_one(ctx, topic, addr, &want).await;
+        if let Err(error) = &result {
+            failures.push(format!("{group} at {addr}: {error}"));
+        }
+        groups.push(TopicBrokerStatus {
+            broker_group: group.clone(),
+            address: addr.clone(),
+            synced: result.is_ok(),
+            message: result.err().map(|e| e.to_string()),
+        });
+    }
+    // Broker groups no longer selected lose the topic.
+    for gone in old
+        .broker_groups
+        .iter()
+        .filter(|g| !targets.iter().any(|t| t.group == g.broker_group))
+    {
+        if gone.address.is_empty() {
+            continue;
+        }
+        if let Err(error) = ctx.admin.delete_topic(&gone.address, &want.name).await {
+            failures.push(format!(
+                "{} at {}: {error}",
+                gone.broker_group, gone.address
+            ));
+        }
+    }
+
+    let ready = !targets.is_empty() && failures.is_empty() && waiting.is_empty();
+    let ready_condition = if targets.is_empty() {
+        Wanted::new(
+            READY,
+            false,
+            "NoBrokerGroups",
+            "no BrokerGroup in the namespace matches brokerGroupSelector",
+        )
+    } else if !failures.is_empty() {
+        Wanted::new(READY, false, "BrokerUnreachable", failures.join("; "))
+    } else if !waiting.is_empty() {
+        Wanted::new(
+            READY,
+            false,
+            "WaitingForMaster",
+            format!("no master address yet: {}", waiting.join(", ")),
+        )
+    } else {
+        Wanted::new(
+            READY,
+            true,
+            "Synced",
+            format!("on {} broker group(s)", targets.len()),
+        )
+    };
+    let degraded = if failures.is_empty() {
+        Wanted::new(
+            DEGRADED,
+            false,
+            "BrokersReachable",
+            "every selected master answers",
+        )
+    } else {
+        Wanted::new(DEGRADED, true, "BrokerUnreachable", failures.join("; "))
+    };
+    let status = TopicStatus {
+        observed_generation: generation,
+        conditions: conditions::merge(&old.conditions, &[ready_condition, degraded], generation),
+        topic_name: Some(want.name.clone()),
+        broker_groups: groups,
+    };
+    apply_status(&api, &topic.name_any(), &status).await?;
+    tracing::info!(ready, groups = targets.len(), "reconciled");
+    Ok(Action::requeue(Duration::from_secs(if ready {
+        60
+    } else {
+        15
+    })))
+}
+
+/// Creates the topic on one master, or corrects what differs.
+async fn sync_one<A: BrokerAdmin>(
+    ctx: &Context<A>,
+    topic: &Topic,
+    addr: &str,
+    want: &TopicSettings,
+) -> Result<(), crate::admin::AdminError> {
+    let have = ctx.admin.topic(addr, &want.name).await?;
+    if have.as_ref() == Some(want) {
+        return Ok(());
+    }
+    ctx.admin.put_topic(addr, want).await?;
+    let (reason, note) = match have {
+        None => ("Created", format!("created topic {} on {addr}", want.name)),
+        Some(_) => (
+            "DriftCorrected",
+            format!("set topic {} on {addr} back to the spec", want.name),
+        ),
+    };
+    ctx.event(topic, EventType::Normal, reason, "SyncTopic", note)
+        .await;
+    Ok(())
+}
+
+async fn cleanup<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action, Error> {
+    let namespace = namespace_of(topic)?;
+    let name = topic_name(topic);
+    let mut addresses: Vec<String> = topic
+        .status
+        .iter()
+        .flat_map(|s| s.broker_groups.iter())
+        .map(|g| g.address.clone())
+        .filter(|a| !a.is_empty())
+        .collect();
+    if let Ok(selector) = selection::parse(topic.spec.broker_group_selector.as_ref()) {
+        let targets = selection::select(&ctx.client, &namespace, selector.as_ref()).await?;
+        addresses.extend(targets.into_iter().filter_map(|t| t.master));
+    }
+    addresses.sort();
+    addresses.dedup();
+    for addr in &addresses {
+        ctx.admin.delete_topic(addr, &name).await?;
+    }
+    ctx.event(
+        topic,
+        EventType::Normal,
+        "Deleted",
+        "DeleteTopic",
+        format!("deleted topic {name} from {} broker(s)", addresses.len()),
+    )
+    .await;
+    tracing::info!(brokers = addresses.len(), "topic deleted");
+    Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests;
