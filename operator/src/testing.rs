@@ -168,3 +168,46 @@ pub(crate) fn event_reasons(log: &Log) -> Vec<String> {
         .map(|r| r.body["reason"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// A BrokerGroup list item whose master `<name>-0` answers at `addr`.
+pub(crate) fn broker_group_with_master(name: &str, addr: &str, labels: Value) -> Value {
+    json!({
+        "apiVersion": "skylark.io/v1alpha1", "kind": "BrokerGroup",
+        "metadata": {"name": name, "namespace": "mq", "labels": labels},
+        "spec": {},
+        "status": {
+            "master": format!("{name}-0"),
+            "brokers": [{"pod": format!("{name}-0"), "role": "master", "ready": true, "address": addr}]
+        }
+    })
+}
+
+/// Answers the BrokerGroup list of namespace `mq` with `items`, and a JSON
+/// patch (the finalizer's) of `object_path` with `object` as patched.
+pub(crate) fn with_groups(
+    items: Vec<Value>,
+    object_path: &'static str,
+    object: Value,
+) -> impl Fn(&Recorded) -> Option<Answer> + Send + Sync + 'static {
+    move |r: &Recorded| {
+        if r.method == "GET" && r.path() == "/apis/skylark.io/v1alpha1/namespaces/mq/brokergroups" {
+            return Some((
+                200,
+                json!({"apiVersion": "skylark.io/v1alpha1", "kind": "BrokerGroupList", "metadata": {}, "items": items}),
+            ));
+        }
+        if r.method == "PATCH" && r.path() == object_path && r.body.is_array() {
+            let mut patched = object.clone();
+            for op in r.body.as_array().into_iter().flatten() {
+                if op["op"] == "add" && op["path"] == "/metadata/finalizers" {
+                    patched["metadata"]["finalizers"] = op["value"].clone();
+                }
+                if op["op"] == "remove" {
+                    patched["metadata"]["finalizers"] = json!([]);
+                }
+            }
+            return Some((200, patched));
+        }
+        None
+    }
+}
