@@ -64,9 +64,14 @@ fn ensure_store_dir(config: &BrokerConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", root.display()))
 }
 
-/// `skylark broker`.
+/// `skylark broker`: runs a broker, or with an action changes a running
+/// one's role (`broker_admin`).
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct BrokerCommand {
+    /// promote, follow or status a running broker instead of running one.
+    #[command(subcommand)]
+    pub(crate) admin: Option<crate::broker_admin::BrokerAdmin>,
     #[command(flatten)]
     pub(crate) flags: BrokerFlags,
     /// Nameservers, `host:port` separated by `;` (namesrvAddr).

@@ -30,3 +30,25 @@ pub(crate) struct OutputArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
     pub(crate) output: Format,
 }
+
+impl ClientArgs {
+    /// The client settings these flags give.
+    pub(crate) fn config(&self) -> skylark_client::ClientConfig {
+        let mut config = skylark_client::ClientConfig::with_namesrv(&self.namesrv);
+        config.request_timeout = self.timeout;
+        config
+    }
+
+    /// An admin client (call inside the runtime).
+    pub(crate) fn admin(&self) -> anyhow::Result<skylark_client::admin::Admin> {
+        Ok(skylark_client::admin::Admin::start(self.config())?)
+    }
+}
+
+/// Runs a client command's `main` on a runtime of its own.
+pub(crate) fn run_client<F: std::future::Future<Output = anyhow::Result<()>>>(
+    main: F,
+) -> anyhow::Result<()> {
+    crate::runtime::init_client_logging();
+    crate::runtime::block_on("skylark-cli", main)
+}

@@ -1,6 +1,10 @@
 //! `skylark cluster list`.
 
-use crate::client_args::{ClientArgs, OutputArgs};
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::client_args::{ClientArgs, OutputArgs, run_client};
+use crate::output::{Align, Format, Out, Table};
 
 /// `skylark cluster`.
 #[derive(Debug, clap::Subcommand)]
@@ -16,9 +20,78 @@ pub(crate) enum ClusterCommand {
     },
 }
 
+/// One broker as listed.
+#[derive(Debug, Serialize)]
+struct Broker {
+    cluster: String,
+    broker_name: String,
+    broker_id: i64,
+    role: &'static str,
+    addr: String,
+    version: Option<String>,
+    put_tps: Option<String>,
+}
+
 impl ClusterCommand {
     /// Runs the subcommand.
     pub(crate) fn run(self) -> anyhow::Result<()> {
-        anyhow::bail!("not implemented yet")
+        let Self::List { client, output } = self;
+        run_client(async move {
+            let admin = client.admin()?;
+            let info = admin.cluster_info().await.context("reading cluster info")?;
+            let mut brokers = Vec::new();
+            for (cluster, names) in &info.cluster_addr_table {
+                for name in names {
+                    let Some(data) = info.broker_addr_table.get(name) else {
+                        continue;
+                    };
+                    for (id, addr) in &data.broker_addrs {
+                        // Runtime figures are a nicety: a broker that does not
+                        // answer is still listed.
+                        let runtime = admin.broker_runtime_info(addr).await.ok();
+                        let field = |key: &str| runtime.as_ref().and_then(|r| r.get(key).cloned());
+                        brokers.push(Broker {
+                            cluster: cluster.clone(),
+                            broker_name: name.clone(),
+                            broker_id: *id,
+                            role: if *id == 0 { "master" } else { "slave" },
+                            addr: addr.clone(),
+                            version: field("brokerVersionDesc"),
+                            put_tps: field("putTps")
+                                .map(|t| t.split_whitespace().next().unwrap_or("").to_owned()),
+                        });
+                    }
+                }
+            }
+            let mut out = Out::new();
+            match output.output {
+                Format::Json => out.json_pretty(&brokers)?,
+                Format::Table => {
+                    let mut table = Table::new(&[
+                        ("CLUSTER", Align::Left),
+                        ("BROKER", Align::Left),
+                        ("ID", Align::Right),
+                        ("ROLE", Align::Left),
+                        ("ADDR", Align::Left),
+                        ("VERSION", Align::Left),
+                        ("PUT_TPS", Align::Right),
+                    ]);
+                    for b in &brokers {
+                        table.row(vec![
+                            b.cluster.clone(),
+                            b.broker_name.clone(),
+                            b.broker_id.to_string(),
+                            b.role.to_owned(),
+                            b.addr.clone(),
+                            b.version.clone().unwrap_or_else(|| "-".into()),
+                            b.put_tps.clone().unwrap_or_else(|| "-".into()),
+                        ]);
+                    }
+                    out.table(&table)?;
+                }
+            }
+            out.flush()?;
+            Ok(())
+        })
     }
 }

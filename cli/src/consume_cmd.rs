@@ -1,9 +1,22 @@
 //! `skylark consume`: a consumer group's messages of a topic, printed.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::client_args::{ClientArgs, OutputArgs};
+use anyhow::Context as _;
+use skylark_client::MessageQueue;
+use skylark_client::consumer::{
+    ConsumeFromWhere, LitePullConsumer, LitePullConsumerConfig, MessageSelector,
+};
+
+use crate::client_args::{ClientArgs, OutputArgs, run_client};
+use crate::errors::Incomplete;
+use crate::message_view::MessageView;
+use crate::output::{Format, Out};
 use crate::time_arg::{EpochMillis, TIME_HELP, parse_duration, parse_time};
+
+/// How long one poll waits before the loop checks Ctrl-C and the deadline.
+const POLL: Duration = Duration::from_millis(500);
 
 /// `--from`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +83,80 @@ pub(crate) struct ConsumeCommand {
 impl ConsumeCommand {
     /// Runs the command.
     pub(crate) fn run(self) -> anyhow::Result<()> {
-        anyhow::bail!("not implemented yet")
+        run_client(async move {
+            let mut config = LitePullConsumerConfig::new(self.group.as_str(), self.client.config());
+            // Offsets are committed for exactly what was printed.
+            config.auto_commit = false;
+            config.poll_timeout = POLL;
+            match self.from {
+                From::First => config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset,
+                From::Last => config.consume_from_where = ConsumeFromWhere::ConsumeFromLastOffset,
+                From::Time(time) => {
+                    config.consume_from_where = ConsumeFromWhere::ConsumeFromTimestamp;
+                    config.consume_timestamp_ms = time.0;
+                }
+            }
+            let mut consumer = LitePullConsumer::new(config);
+            consumer.start().await.context("starting the consumer")?;
+            let result = self.consume(&consumer).await;
+            consumer.shutdown().await;
+            result
+        })
+    }
+
+    /// Polls, prints and commits until the count, the deadline or Ctrl-C.
+    async fn consume(&self, consumer: &LitePullConsumer) -> anyhow::Result<()> {
+        let selector = match &self.sql {
+            Some(sql) => MessageSelector::Sql92(sql.clone()),
+            None => MessageSelector::Tag(self.tag.clone()),
+        };
+        consumer
+            .subscribe_with(&self.topic, selector)
+            .await
+            .with_context(|| format!("subscribing to topic {}", self.topic))?;
+        let deadline = tokio::time::Instant::now() + self.wait;
+        let mut out = Out::new();
+        let mut printed = 0u64;
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            let batch = tokio::select! {
+                batch = consumer.poll_timeout(POLL) => batch.context("polling")?,
+                _ = &mut ctrl_c => break,
+            };
+            let mut next: BTreeMap<MessageQueue, i64> = BTreeMap::new();
+            for message in &batch {
+                if self.count.is_some_and(|n| printed >= n) {
+                    break;
+                }
+                let view = MessageView::of(&message.stored, Some(&message.broker_name));
+                match self.output.output {
+                    Format::Json => out.json_line(&view)?,
+                    Format::Table => out.line(&view.text())?,
+                }
+                printed += 1;
+                let offset = next.entry(message.message_queue()).or_insert(0);
+                *offset = (*offset).max(message.queue_offset() + 1);
+            }
+            out.flush()?;
+            if !next.is_empty() {
+                let offsets: Vec<(MessageQueue, i64)> = next.into_iter().collect();
+                consumer.commit(&offsets).await.context("committing offsets")?;
+            }
+            match self.count {
+                Some(n) if printed >= n => break,
+                Some(n) if tokio::time::Instant::now() >= deadline => {
+                    return Err(Incomplete {
+                        what: format!(
+                            "got {printed} of {n} messages of {} within {:?}",
+                            self.topic, self.wait
+                        ),
+                    }
+                    .into());
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! `skylark`: the command users type.
 
 mod bench;
+mod broker_admin;
 mod broker_cmd;
 mod client_args;
 mod cluster_cmd;
@@ -57,8 +58,9 @@ enum Command {
     /// client. Data lives in ~/.skylark unless --data-dir says otherwise.
     /// Prints `skylark standalone ready: namesrvAddr=… broker=…` once serving.
     Standalone(StandaloneCommand),
-    /// Run a broker that registers with the nameservers of its config.
-    /// Prints `skylark broker ready: broker=…` once serving.
+    /// Run a broker that registers with the nameservers of its config
+    /// (prints `skylark broker ready: broker=…` once serving), or change a
+    /// running one's role: `skylark broker promote|follow|status`.
     Broker(BrokerCommand),
     /// Run a name server: brokers register with it, clients ask it for
     /// topic routes. Runs until SIGTERM or Ctrl-C, then stops gracefully.
@@ -133,7 +135,10 @@ fn main() -> ExitCode {
     // one `error: …` line and exit with a documented code.
     let (server, result) = match cli.command {
         Command::Standalone(command) => (Some("standalone"), command.run()),
-        Command::Broker(command) => (Some("broker"), command.run()),
+        Command::Broker(mut command) => match command.admin.take() {
+            Some(admin) => (None, admin.run()),
+            None => (Some("broker"), command.run()),
+        },
         Command::Nameserver {
             listen,
             kv_config_path,

@@ -1,6 +1,11 @@
 //! `skylark message query --key K | --id ID`.
 
-use crate::client_args::{ClientArgs, OutputArgs};
+use anyhow::Context as _;
+
+use crate::client_args::{ClientArgs, OutputArgs, run_client};
+use crate::errors::NotFound;
+use crate::message_view::MessageView;
+use crate::output::{Format, Out};
 use crate::time_arg::{EpochMillis, parse_time};
 
 /// `skylark message`.
@@ -46,6 +51,72 @@ pub(crate) enum MessageCommand {
 impl MessageCommand {
     /// Runs the subcommand.
     pub(crate) fn run(self) -> anyhow::Result<()> {
-        anyhow::bail!("not implemented yet")
+        let Self::Query {
+            client,
+            output,
+            topic,
+            key,
+            id,
+            max,
+            begin,
+            end,
+        } = self;
+        run_client(async move {
+            let admin = client.admin()?;
+            let (found, what) = match (&key, &id, &topic) {
+                (Some(key), _, Some(topic)) => (
+                    admin
+                        .query_message_by_key(
+                            topic,
+                            key,
+                            max,
+                            begin.map_or(0, |t| t.0),
+                            end.map_or(i64::MAX, |t| t.0),
+                        )
+                        .await
+                        .with_context(|| format!("querying topic {topic} by key {key}"))?,
+                    format!("no message of topic {topic} has key {key}"),
+                ),
+                (Some(_), _, None) => {
+                    anyhow::bail!("--key needs --topic: keys are indexed per topic")
+                }
+                (None, Some(id), Some(topic)) => (
+                    admin
+                        .message_by_id(topic, id)
+                        .await
+                        .with_context(|| format!("looking up message {id} of topic {topic}"))?,
+                    format!("no message of topic {topic} has id {id}"),
+                ),
+                (None, Some(id), None) => (
+                    vec![admin.view_message(id).await.with_context(|| {
+                        format!(
+                            "viewing message {id} (an offset id; pass --topic for a unique id)"
+                        )
+                    })?],
+                    String::new(),
+                ),
+                (None, None, _) => anyhow::bail!("pass --key or --id"),
+            };
+            if found.is_empty() {
+                return Err(NotFound {
+                    what,
+                    hint: "keys are found through the brokers' IndexFile (messageIndexEnable) \
+                           between --begin and --end; ids are the msg_id or offset_msg_id \
+                           `skylark produce` printed"
+                        .into(),
+                }
+                .into());
+            }
+            let mut out = Out::new();
+            for message in found.iter().take(usize::try_from(max.max(1)).unwrap_or(1)) {
+                let view = MessageView::of(message, None);
+                match output.output {
+                    Format::Json => out.json_line(&view)?,
+                    Format::Table => out.line(&view.text())?,
+                }
+            }
+            out.flush()?;
+            Ok(())
+        })
     }
 }

@@ -1,6 +1,16 @@
 //! `skylark offset reset`.
 
-use crate::client_args::{ClientArgs, OutputArgs};
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use skylark_client::ClientError;
+use skylark_client::admin::Admin;
+use skylark_protocol::ResponseCode;
+use skylark_protocol::body::MessageQueue;
+
+use crate::client_args::{ClientArgs, OutputArgs, run_client};
+use crate::output::{Align, Format, Out, Table};
 use crate::time_arg::{EpochMillis, parse_time};
 
 /// `skylark offset`.
@@ -43,6 +53,142 @@ pub(crate) enum OffsetCommand {
 impl OffsetCommand {
     /// Runs the subcommand.
     pub(crate) fn run(self) -> anyhow::Result<()> {
-        anyhow::bail!("not implemented yet")
+        let Self::Reset {
+            client,
+            output,
+            group,
+            topic,
+            to_time,
+            to_offset,
+        } = self;
+        run_client(async move {
+            let admin = client.admin()?;
+            let offsets = match (to_time, to_offset) {
+                (Some(time), _) => reset_to_time(&admin, &group, &topic, time.0).await,
+                (None, Some(offset)) => reset_to_offset(&admin, &group, &topic, offset).await,
+                (None, None) => anyhow::bail!("pass --to-time or --to-offset"),
+            }
+            .with_context(|| format!("resetting the offsets of group {group} on topic {topic}"))?;
+            print(&offsets, output.output)
+        })
     }
+}
+
+/// Whether the broker refused because no consumer of the group is online.
+fn offline(error: &ClientError) -> bool {
+    error.response_code() == Some(ResponseCode::CONSUMER_NOT_ONLINE)
+}
+
+/// RocketMQ's resetOffsetByTime: the broker moves the offsets and tells
+/// online consumers; with none online, each queue's committed offset is
+/// rewritten (as mqadmin's fallback, resetOffsetByTimeOld, does).
+async fn reset_to_time(
+    admin: &Admin,
+    group: &str,
+    topic: &str,
+    millis: i64,
+) -> anyhow::Result<BTreeMap<MessageQueue, i64>> {
+    match admin.reset_offset_by_time(group, topic, millis, true).await {
+        Ok(offsets) if !offsets.is_empty() => Ok(offsets),
+        Ok(_) => per_queue(admin, group, topic, |admin, queue| async move {
+            Ok(admin.search_offset(&queue, millis).await?)
+        })
+        .await,
+        Err(e) if offline(&e) => per_queue(admin, group, topic, |admin, queue| async move {
+            Ok(admin.search_offset(&queue, millis).await?)
+        })
+        .await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every queue to `offset`, clamped to the queue's range.
+async fn reset_to_offset(
+    admin: &Admin,
+    group: &str,
+    topic: &str,
+    offset: i64,
+) -> anyhow::Result<BTreeMap<MessageQueue, i64>> {
+    per_queue(admin, group, topic, |admin, queue| async move {
+        let min = admin.min_offset(&queue).await?;
+        let max = admin.max_offset(&queue).await?;
+        Ok(offset.clamp(min, max.max(min)))
+    })
+    .await
+}
+
+/// Sets each queue of `topic` to the offset `target` picks: through the
+/// broker (which tells online consumers), or by committing it when the
+/// group has no consumer online.
+async fn per_queue<F, Fut>(
+    admin: &Admin,
+    group: &str,
+    topic: &str,
+    target: F,
+) -> anyhow::Result<BTreeMap<MessageQueue, i64>>
+where
+    F: Fn(Admin, MessageQueue) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<i64>>,
+{
+    let queues = admin.describe_topic(topic).await?.queues;
+    let mut offsets = BTreeMap::new();
+    for status in queues {
+        let queue = status.queue;
+        let offset = target(admin.clone(), queue.clone()).await?;
+        match admin.reset_offset_to(group, &queue, offset).await {
+            Ok(_) => {}
+            Err(e)
+                if offline(&e)
+                    || e.response_code() == Some(ResponseCode::REQUEST_CODE_NOT_SUPPORTED) =>
+            {
+                admin.update_consumer_offset(group, &queue, offset).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        offsets.insert(queue, offset);
+    }
+    Ok(offsets)
+}
+
+/// The new offsets, as a table or JSON.
+fn print(offsets: &BTreeMap<MessageQueue, i64>, format: Format) -> anyhow::Result<()> {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        topic: &'a str,
+        broker: &'a str,
+        queue_id: i32,
+        offset: i64,
+    }
+    let entries: Vec<Entry<'_>> = offsets
+        .iter()
+        .map(|(q, o)| Entry {
+            topic: &q.topic,
+            broker: &q.broker_name,
+            queue_id: q.queue_id,
+            offset: *o,
+        })
+        .collect();
+    let mut out = Out::new();
+    match format {
+        Format::Json => out.json_pretty(&entries)?,
+        Format::Table => {
+            let mut table = Table::new(&[
+                ("TOPIC", Align::Left),
+                ("BROKER", Align::Left),
+                ("QUEUE", Align::Right),
+                ("OFFSET", Align::Right),
+            ]);
+            for e in &entries {
+                table.row(vec![
+                    e.topic.to_owned(),
+                    e.broker.to_owned(),
+                    e.queue_id.to_string(),
+                    e.offset.to_string(),
+                ]);
+            }
+            out.table(&table)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }

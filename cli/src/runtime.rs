@@ -21,6 +21,17 @@ pub(crate) fn init_logging() {
         .init();
 }
 
+/// Logs of client commands: stderr, warnings only unless `RUST_LOG` says otherwise.
+pub(crate) fn init_client_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
 /// Runs `main` on a multi-threaded runtime named `name`.
 pub(crate) fn block_on<F: Future<Output = anyhow::Result<()>>>(
     name: &str,

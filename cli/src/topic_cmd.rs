@@ -1,6 +1,14 @@
 //! `skylark topic create|update|list|describe|delete`.
 
-use crate::client_args::{ClientArgs, OutputArgs};
+use anyhow::Context as _;
+use serde::Serialize;
+use skylark_client::admin::{Admin, BrokerMaster};
+use skylark_protocol::body::TopicConfig;
+
+use crate::client_args::{ClientArgs, OutputArgs, run_client};
+use crate::errors::NotFound;
+use crate::output::{Align, Format, Out, Table};
+use crate::time_arg::format_millis;
 
 /// `skylark topic`.
 #[derive(Debug, clap::Subcommand)]
@@ -128,8 +136,338 @@ pub(crate) fn perm_text(perm: i32) -> String {
 impl TopicCommand {
     /// Runs the subcommand.
     pub(crate) fn run(self) -> anyhow::Result<()> {
-        anyhow::bail!("not implemented yet")
+        run_client(async move {
+            match self {
+                Self::Create(args) => write(args, false).await,
+                Self::Update(args) => write(args, true).await,
+                Self::List {
+                    client,
+                    output,
+                    all,
+                } => list(&client.admin()?, output.output, all).await,
+                Self::Describe {
+                    client,
+                    output,
+                    topic,
+                } => describe(&client.admin()?, output.output, &topic).await,
+                Self::Delete {
+                    client,
+                    topic,
+                    cluster,
+                } => {
+                    let admin = client.admin()?;
+                    admin
+                        .delete_topic(&topic, cluster.as_deref())
+                        .await
+                        .with_context(|| format!("deleting topic {topic}"))?;
+                    let mut out = Out::new();
+                    out.line(&format!("deleted topic {topic}"))?;
+                    out.flush()?;
+                    Ok(())
+                }
+            }
+        })
     }
+}
+
+/// What `create` and `update` print per broker.
+#[derive(Debug, Serialize)]
+struct Written {
+    topic: String,
+    cluster: String,
+    broker_name: String,
+    addr: String,
+    read_queues: i32,
+    write_queues: i32,
+    perm: String,
+    order: bool,
+}
+
+/// `create` (a new config from the flags) or `update` (each broker's
+/// current config with the flags applied).
+async fn write(args: TopicWriteArgs, update: bool) -> anyhow::Result<()> {
+    let admin = args.client.admin()?;
+    let topic = &args.topic;
+    let verb = if update { "updating" } else { "creating" };
+    let mut targets: Vec<BrokerMaster> = admin
+        .masters(args.cluster.as_deref())
+        .await
+        .with_context(|| format!("{verb} topic {topic}: finding the master brokers"))?;
+    if let Some(addr) = &args.broker {
+        targets.retain(|m| &m.addr == addr);
+        if targets.is_empty() {
+            return Err(NotFound {
+                what: format!("no master broker at {addr}"),
+                hint: "see `skylark cluster list` for the brokers' addresses".into(),
+            }
+            .into());
+        }
+    }
+    if update {
+        // Only where the topic is; its route says where.
+        let route = admin
+            .topic_route(topic)
+            .await
+            .with_context(|| format!("updating topic {topic}"))?;
+        targets.retain(|m| route.queue_datas.iter().any(|q| q.broker_name == m.broker_name));
+    }
+    if targets.is_empty() {
+        return Err(NotFound {
+            what: "no master broker is registered with the nameserver".into(),
+            hint: "start a broker (skylark standalone or skylark broker) that registers with it"
+                .into(),
+        }
+        .into());
+    }
+    let mut written = Vec::new();
+    for master in &targets {
+        let mut config = if update {
+            admin
+                .all_topic_configs(&master.addr)
+                .await
+                .with_context(|| format!("reading topic {topic} on {}", master.addr))?
+                .topic_config_table
+                .remove(topic)
+                .unwrap_or_else(|| TopicConfig::new(topic.as_str()))
+        } else {
+            let mut config = TopicConfig::new(topic.as_str());
+            config.read_queue_nums = 8;
+            config.write_queue_nums = 8;
+            config.perm = 6;
+            config
+        };
+        if let Some(queues) = args.queues {
+            config.read_queue_nums = queues;
+            config.write_queue_nums = queues;
+        }
+        if let Some(read) = args.read_queues {
+            config.read_queue_nums = read;
+        }
+        if let Some(write) = args.write_queues {
+            config.write_queue_nums = write;
+        }
+        if let Some(perm) = args.perm {
+            config.perm = perm;
+        }
+        if let Some(order) = args.order {
+            config.order = order;
+        }
+        admin
+            .create_topic(&master.addr, &config)
+            .await
+            .with_context(|| format!("{verb} topic {topic} on {}", master.addr))?;
+        written.push(Written {
+            topic: topic.clone(),
+            cluster: master.cluster.clone(),
+            broker_name: master.broker_name.clone(),
+            addr: master.addr.clone(),
+            read_queues: config.read_queue_nums,
+            write_queues: config.write_queue_nums,
+            perm: perm_text(config.perm),
+            order: config.order,
+        });
+    }
+    admin.instance().forget_route(topic);
+    let mut out = Out::new();
+    match args.output.output {
+        Format::Json => out.json_pretty(&written)?,
+        Format::Table => {
+            let mut table = Table::new(&[
+                ("TOPIC", Align::Left),
+                ("CLUSTER", Align::Left),
+                ("BROKER", Align::Left),
+                ("ADDR", Align::Left),
+                ("READ", Align::Right),
+                ("WRITE", Align::Right),
+                ("PERM", Align::Left),
+                ("ORDER", Align::Left),
+            ]);
+            for w in &written {
+                table.row(vec![
+                    w.topic.clone(),
+                    w.cluster.clone(),
+                    w.broker_name.clone(),
+                    w.addr.clone(),
+                    w.read_queues.to_string(),
+                    w.write_queues.to_string(),
+                    w.perm.clone(),
+                    w.order.to_string(),
+                ]);
+            }
+            out.table(&table)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Whether `topic` is one of RocketMQ's own (or a cluster or broker name,
+/// which nameservers list as topics).
+fn is_system_topic(topic: &str, names: &std::collections::BTreeSet<String>) -> bool {
+    const PREFIXES: &[&str] = &["%RETRY%", "%DLQ%", "rmq_sys_", "RMQ_SYS_", "%SYS%"];
+    const NAMES: &[&str] = &[
+        "TBW102",
+        "SCHEDULE_TOPIC_XXXX",
+        "OFFSET_MOVED_EVENT",
+        "SELF_TEST_TOPIC",
+        "BenchmarkTest",
+        "TRANS_CHECK_MAX_TIME_TOPIC",
+    ];
+    PREFIXES.iter().any(|p| topic.starts_with(p))
+        || topic.ends_with("_REPLY_TOPIC")
+        || NAMES.contains(&topic)
+        || names.contains(topic)
+}
+
+/// `topic list`.
+async fn list(admin: &Admin, format: Format, all: bool) -> anyhow::Result<()> {
+    let topics = admin.topic_list().await.context("listing topics")?;
+    let mut names = std::collections::BTreeSet::new();
+    if !all {
+        let info = admin.cluster_info().await.context("reading cluster info")?;
+        names.extend(info.cluster_addr_table.into_keys());
+        names.extend(info.broker_addr_table.into_keys());
+    }
+    let shown: Vec<&String> = topics
+        .iter()
+        .filter(|t| all || !is_system_topic(t, &names))
+        .collect();
+    let mut out = Out::new();
+    match format {
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Entry<'a> {
+                topic: &'a str,
+            }
+            let entries: Vec<Entry<'_>> = shown.iter().map(|t| Entry { topic: t }).collect();
+            out.json_pretty(&entries)?;
+        }
+        Format::Table => {
+            let mut table = Table::new(&[("TOPIC", Align::Left)]);
+            for topic in shown {
+                table.row(vec![topic.clone()]);
+            }
+            out.table(&table)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `topic describe`.
+async fn describe(admin: &Admin, format: Format, topic: &str) -> anyhow::Result<()> {
+    let described = admin
+        .describe_topic(topic)
+        .await
+        .with_context(|| format!("describing topic {topic}"))?;
+    #[derive(Serialize)]
+    struct Route<'a> {
+        broker_name: &'a str,
+        cluster: &'a str,
+        master_addr: Option<&'a str>,
+        read_queues: i32,
+        write_queues: i32,
+        perm: String,
+    }
+    #[derive(Serialize)]
+    struct Queue<'a> {
+        broker: &'a str,
+        queue_id: i32,
+        min_offset: i64,
+        max_offset: i64,
+        last_update_timestamp: i64,
+    }
+    #[derive(Serialize)]
+    struct Description<'a> {
+        topic: &'a str,
+        routes: Vec<Route<'a>>,
+        queues: Vec<Queue<'a>>,
+    }
+    let routes: Vec<Route<'_>> = described
+        .route
+        .queue_datas
+        .iter()
+        .map(|q| {
+            let broker = described
+                .route
+                .broker_datas
+                .iter()
+                .find(|b| b.broker_name == q.broker_name);
+            Route {
+                broker_name: &q.broker_name,
+                cluster: broker.map_or("", |b| b.cluster.as_str()),
+                master_addr: broker.and_then(|b| b.master_addr()),
+                read_queues: q.read_queue_nums,
+                write_queues: q.write_queue_nums,
+                perm: perm_text(q.perm),
+            }
+        })
+        .collect();
+    let queues: Vec<Queue<'_>> = described
+        .queues
+        .iter()
+        .map(|q| Queue {
+            broker: &q.queue.broker_name,
+            queue_id: q.queue.queue_id,
+            min_offset: q.min_offset,
+            max_offset: q.max_offset,
+            last_update_timestamp: q.last_update_timestamp,
+        })
+        .collect();
+    let mut out = Out::new();
+    match format {
+        Format::Json => out.json_pretty(&Description {
+            topic,
+            routes,
+            queues,
+        })?,
+        Format::Table => {
+            let mut table = Table::new(&[
+                ("BROKER", Align::Left),
+                ("CLUSTER", Align::Left),
+                ("MASTER", Align::Left),
+                ("READ", Align::Right),
+                ("WRITE", Align::Right),
+                ("PERM", Align::Left),
+            ]);
+            for r in &routes {
+                table.row(vec![
+                    r.broker_name.to_owned(),
+                    r.cluster.to_owned(),
+                    r.master_addr.unwrap_or("-").to_owned(),
+                    r.read_queues.to_string(),
+                    r.write_queues.to_string(),
+                    r.perm.clone(),
+                ]);
+            }
+            out.line(&format!("topic {topic}"))?;
+            out.table(&table)?;
+            out.line("")?;
+            let mut table = Table::new(&[
+                ("BROKER", Align::Left),
+                ("QUEUE", Align::Right),
+                ("MIN_OFFSET", Align::Right),
+                ("MAX_OFFSET", Align::Right),
+                ("LAST_UPDATE", Align::Left),
+            ]);
+            for q in &queues {
+                table.row(vec![
+                    q.broker.to_owned(),
+                    q.queue_id.to_string(),
+                    q.min_offset.to_string(),
+                    q.max_offset.to_string(),
+                    if q.last_update_timestamp > 0 {
+                        format_millis(q.last_update_timestamp)
+                    } else {
+                        "-".to_owned()
+                    },
+                ]);
+            }
+            out.table(&table)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]
