@@ -5,6 +5,8 @@ pub mod admin;
 pub mod conditions;
 pub mod controller;
 pub mod crd;
+pub mod http;
+pub mod leader;
 pub mod metrics;
 
 #[cfg(test)]

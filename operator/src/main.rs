@@ -1,1 +1,161 @@
-fn main() {}
+//! `skylark-operator`: runs the BrokerGroup, Topic and ConsumerGroup
+//! controllers while this replica holds the leader Lease, and serves
+//! /metrics, /healthz and /readyz.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use skylark_operator::admin::ClientAdmin;
+use skylark_operator::controller::{self, Context, Settings};
+use skylark_operator::leader::LeaseLock;
+use skylark_operator::metrics::Metrics;
+use tokio::sync::watch;
+
+/// The Skylark Kubernetes operator.
+#[derive(Debug, Parser)]
+#[command(name = "skylark-operator", version, about)]
+struct Args {
+    /// Broker image for BrokerGroups that set no spec.image.
+    #[arg(long, env = "SKYLARK_BROKER_IMAGE", default_value = "skylark:latest")]
+    broker_image: String,
+    /// namesrvAddr for BrokerGroups that set no spec.nameServer (`a:9876;b:9876`).
+    #[arg(long, env = "SKYLARK_NAMESRV_ADDR")]
+    namesrv_addr: Option<String>,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(
+        long,
+        env = "SKYLARK_OPERATOR_HTTP_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    http_addr: String,
+    /// Run without leader election (one replica only).
+    #[arg(long)]
+    no_leader_election: bool,
+    /// Name of the leader Lease.
+    #[arg(long, env = "SKYLARK_LEASE_NAME", default_value = "skylark-operator")]
+    lease_name: String,
+    /// Namespace of the leader Lease (the operator's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// This replica's identity in the Lease and in events.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Seconds a Lease stays valid without renewal.
+    #[arg(long, default_value_t = 15)]
+    lease_seconds: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("skylark-operator-{}", std::process::id()));
+    let client = kube::Client::try_default()
+        .await
+        .context("cannot reach the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+    let metrics = Metrics::new().context("cannot register metrics")?;
+
+    let listener = tokio::net::TcpListener::bind(&args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.http_addr))?;
+    let router = skylark_operator::http::router(Arc::new(metrics.clone()));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "HTTP server stopped");
+        }
+    });
+
+    // Leadership: `leading` turns false when renewal fails; then we stop.
+    let (leading_tx, mut leading) = watch::channel(args.no_leader_election);
+    if !args.no_leader_election {
+        let lock = LeaseLock::new(
+            client.clone(),
+            &args.lease_namespace,
+            &args.lease_name,
+            &identity,
+            Duration::from_secs(args.lease_seconds),
+        );
+        tokio::spawn(lead(
+            lock,
+            leading_tx,
+            Duration::from_secs(args.lease_seconds),
+        ));
+        tracing::info!(lease = %args.lease_name, %identity, "waiting for the leader lease");
+        leading
+            .wait_for(|l| *l)
+            .await
+            .context("leader election stopped")?;
+        tracing::info!("leading");
+    }
+
+    let admin = ClientAdmin::start().context("cannot start the admin client")?;
+    let settings = Settings {
+        broker_image: args.broker_image,
+        namesrv_addr: args.namesrv_addr,
+    };
+    let ctx = Arc::new(Context::new(
+        client,
+        admin,
+        settings,
+        metrics,
+        Some(identity),
+    ));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let controllers = futures::future::join3(
+        controller::broker_group::run(ctx.clone(), stopped(stop_rx.clone())),
+        controller::topic::run(ctx.clone(), stopped(stop_rx.clone())),
+        controller::consumer_group::run(ctx, stopped(stop_rx)),
+    );
+    tokio::select! {
+        _ = controllers => anyhow::bail!("the controllers stopped"),
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("interrupted; stopping");
+            let _ = stop_tx.send(true);
+            Ok(())
+        }
+        _ = leading.wait_for(|l| !*l) => {
+            let _ = stop_tx.send(true);
+            // Another replica may hold the lease now: exit so nothing reconciles twice.
+            anyhow::bail!("lost the leader lease")
+        }
+    }
+}
+
+/// Acquires, then renews the Lease; reports `false` once renewal has failed
+/// for longer than the Lease lasts.
+async fn lead(lock: LeaseLock, leading: watch::Sender<bool>, lease: Duration) {
+    let mut last_renewal: Option<tokio::time::Instant> = None;
+    loop {
+        match lock.try_acquire_or_renew().await {
+            Ok(true) => {
+                last_renewal = Some(tokio::time::Instant::now());
+                leading.send_replace(true);
+            }
+            Ok(false) => {
+                if *leading.borrow() {
+                    leading.send_replace(false);
+                    return;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot renew the leader lease"),
+        }
+        if last_renewal.is_some_and(|t| t.elapsed() > lease) {
+            leading.send_replace(false);
+            return;
+        }
+        tokio::time::sleep(lock.renew_every()).await;
+    }
+}

@@ -1,52 +1,187 @@
-//! [`BrokerAdmin`] over skylark-client's admin calls.
+//! [`BrokerAdmin`] over skylark-client's admin calls, each to one broker.
+
+use skylark_client::ClientError;
+use skylark_client::admin::Admin;
+use skylark_protocol::body::{Body as _, ConsumerConnection, SubscriptionGroupConfig, TopicConfig};
+use skylark_protocol::headers::GetConsumerConnectionListRequestHeader;
+use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
 
 use super::{AdminError, BrokerAdmin, GroupSettings, TopicLagOnBroker, TopicSettings};
 
-/// The brokers as reached through skylark-client.
-#[derive(Debug, Clone, Default)]
-pub struct ClientAdmin {}
+/// The brokers as reached through skylark-client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ClientAdmin {
+    admin: Admin,
+}
 
 impl ClientAdmin {
-    /// An admin client with default timeouts.
-    pub fn new() -> Self {
-        Self {}
+    /// An admin client that talks to brokers by address (no nameserver
+    /// lookups). Must be called inside a tokio runtime.
+    pub fn start() -> Result<Self, ClientError> {
+        let config = skylark_client::ClientConfig {
+            instance_name: "skylark-operator".to_owned(),
+            ..skylark_client::ClientConfig::default()
+        };
+        Ok(Self {
+            admin: Admin::start(config)?,
+        })
     }
 }
 
+fn convert(addr: &str, error: ClientError) -> AdminError {
+    match error {
+        ClientError::Server { code, remark, .. } => AdminError::Refused {
+            addr: addr.to_owned(),
+            code: code.value(),
+            remark,
+        },
+        other => AdminError::Unreachable {
+            addr: addr.to_owned(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn is_code(error: &ClientError, code: ResponseCode) -> bool {
+    matches!(error, ClientError::Server { code: c, .. } if *c == code)
+}
+
 impl BrokerAdmin for ClientAdmin {
-    async fn topic(&self, _addr: &str, _topic: &str) -> Result<Option<TopicSettings>, AdminError> {
-        Err(AdminError::Unsupported("reading a topic's config"))
+    async fn topic(&self, addr: &str, topic: &str) -> Result<Option<TopicSettings>, AdminError> {
+        let table = self
+            .admin
+            .all_topic_configs(addr)
+            .await
+            .map_err(|e| convert(addr, e))?;
+        Ok(table.topic_config_table.get(topic).map(|c| TopicSettings {
+            name: c.topic_name.clone(),
+            read_queue_nums: c.read_queue_nums,
+            write_queue_nums: c.write_queue_nums,
+            perm: c.perm,
+            order: c.order,
+            attributes: c
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.trim_start_matches(['+', '-']).to_owned(), v.clone()))
+                .collect(),
+        }))
     }
 
-    async fn put_topic(&self, _addr: &str, _topic: &TopicSettings) -> Result<(), AdminError> {
-        Err(AdminError::Unsupported("creating a topic"))
+    async fn put_topic(&self, addr: &str, topic: &TopicSettings) -> Result<(), AdminError> {
+        let mut config = TopicConfig::new(topic.name.clone());
+        config.read_queue_nums = topic.read_queue_nums;
+        config.write_queue_nums = topic.write_queue_nums;
+        config.perm = topic.perm;
+        config.order = topic.order;
+        config.attributes = topic.attributes.clone();
+        self.admin
+            .create_topic(addr, &config)
+            .await
+            .map_err(|e| convert(addr, e))
     }
 
-    async fn delete_topic(&self, _addr: &str, _topic: &str) -> Result<(), AdminError> {
-        Err(AdminError::Unsupported("deleting a topic"))
+    async fn delete_topic(&self, addr: &str, topic: &str) -> Result<(), AdminError> {
+        match self.admin.delete_topic_in_broker(addr, topic).await {
+            Err(e) if !is_code(&e, ResponseCode::TOPIC_NOT_EXIST) => Err(convert(addr, e)),
+            _ => Ok(()),
+        }
     }
 
-    async fn put_group(&self, _addr: &str, _group: &GroupSettings) -> Result<(), AdminError> {
-        Err(AdminError::Unsupported("creating a subscription group"))
+    async fn put_group(&self, addr: &str, group: &GroupSettings) -> Result<(), AdminError> {
+        let mut config = match self.admin.group_config(addr, &group.name).await {
+            Ok(config) => config,
+            Err(ClientError::NotFound(_)) => SubscriptionGroupConfig {
+                group_name: group.name.clone(),
+                ..SubscriptionGroupConfig::default()
+            },
+            Err(e) if is_code(&e, ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST) => {
+                SubscriptionGroupConfig {
+                    group_name: group.name.clone(),
+                    ..SubscriptionGroupConfig::default()
+                }
+            }
+            Err(e) => return Err(convert(addr, e)),
+        };
+        if config.consume_broadcast_enable == group.consume_broadcast
+            && config.retry_max_times == group.retry_max_times
+            && config.group_name == group.name
+        {
+            return Ok(());
+        }
+        config.consume_broadcast_enable = group.consume_broadcast;
+        config.retry_max_times = group.retry_max_times;
+        self.admin
+            .create_group(addr, &config)
+            .await
+            .map_err(|e| convert(addr, e))
     }
 
-    async fn delete_group(&self, _addr: &str, _group: &str) -> Result<(), AdminError> {
-        Err(AdminError::Unsupported("deleting a subscription group"))
+    async fn delete_group(&self, addr: &str, group: &str) -> Result<(), AdminError> {
+        match self.admin.delete_group(addr, group, true).await {
+            Err(e) if !is_code(&e, ResponseCode::SUBSCRIPTION_GROUP_NOT_EXIST) => {
+                Err(convert(addr, e))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn group_lag(
         &self,
-        _addr: &str,
-        _group: &str,
+        addr: &str,
+        group: &str,
     ) -> Result<Vec<TopicLagOnBroker>, AdminError> {
-        Err(AdminError::Unsupported("consume stats"))
+        let stats = match self.admin.consume_stats_of(addr, group, None).await {
+            Ok(stats) => stats,
+            // A group that never committed has no stats yet: no lag to show.
+            Err(e) if is_code(&e, ResponseCode::CONSUMER_NOT_ONLINE) => return Ok(Vec::new()),
+            Err(e) => return Err(convert(addr, e)),
+        };
+        let mut lag: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+        for (queue, offsets) in &stats.offset_table {
+            let behind = if offsets.consumer_offset < 0 {
+                offsets.broker_offset
+            } else {
+                (offsets.broker_offset - offsets.consumer_offset).max(0)
+            };
+            *lag.entry(queue.topic.clone()).or_insert(0) += behind;
+        }
+        Ok(lag
+            .into_iter()
+            .map(|(topic, lag)| TopicLagOnBroker { topic, lag })
+            .collect())
     }
 
-    async fn group_members(&self, _addr: &str, _group: &str) -> Result<usize, AdminError> {
-        Err(AdminError::Unsupported("the consumer connection list"))
+    async fn group_members(&self, addr: &str, group: &str) -> Result<usize, AdminError> {
+        let header = GetConsumerConnectionListRequestHeader {
+            consumer_group: group.to_owned(),
+            broker_name: None,
+        };
+        let cmd = RemotingCommand::request(RequestCode::GET_CONSUMER_CONNECTION_LIST, &header);
+        match self.admin.instance().invoke_ok(addr, cmd).await {
+            Ok(response) => ConsumerConnection::decode(&response.body)
+                .map(|c| c.connection_set.len())
+                .map_err(|e| AdminError::Refused {
+                    addr: addr.to_owned(),
+                    code: 0,
+                    remark: format!("undecodable consumer connection list: {e}"),
+                }),
+            Err(e) if is_code(&e, ResponseCode::CONSUMER_NOT_ONLINE) => Ok(0),
+            Err(e) => Err(convert(addr, e)),
+        }
     }
 
-    async fn commit_log_max_offset(&self, _addr: &str) -> Result<i64, AdminError> {
-        Err(AdminError::Unsupported("broker runtime info"))
+    async fn commit_log_max_offset(&self, addr: &str) -> Result<i64, AdminError> {
+        let info = self
+            .admin
+            .broker_runtime_info(addr)
+            .await
+            .map_err(|e| convert(addr, e))?;
+        info.get("commitLogMaxOffset")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| AdminError::Refused {
+                addr: addr.to_owned(),
+                code: 0,
+                remark: "runtime info has no commitLogMaxOffset".to_owned(),
+            })
     }
 }
