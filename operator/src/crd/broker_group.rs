@@ -1,6 +1,8 @@
 //! `BrokerGroup`: one master and its replicas, run as a StatefulSet.
 // KubeSchema re-emits the spec struct in a hidden module, which trips this lint.
 #![allow(unreachable_pub)]
+// Printer columns repeat `type_ = "string"`, which clippy takes for duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
 
 use std::collections::BTreeMap;
 

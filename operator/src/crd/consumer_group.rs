@@ -1,6 +1,8 @@
 //! `ConsumerGroup`: a RocketMQ subscription group on the selected brokers.
 // KubeSchema re-emits the spec struct in a hidden module, which trips this lint.
 #![allow(unreachable_pub)]
+// Printer columns repeat `type_ = "string"`, which clippy takes for duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube::{CustomResource, KubeSchema};

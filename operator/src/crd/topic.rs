@@ -1,6 +1,8 @@
 //! `Topic`: a RocketMQ topic on the masters of the selected broker groups.
 // KubeSchema re-emits the spec struct in a hidden module, which trips this lint.
 #![allow(unreachable_pub)]
+// Printer columns repeat `type_ = "string"`, which clippy takes for duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube::{CustomResource, KubeSchema};
