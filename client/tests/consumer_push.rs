@@ -11,63 +11,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use consumer_support::{Standalone, wait_until};
+use consumer_support::{
+    Seen, Standalone, bodies_of, recording_consumer, send_numbered, wait_until,
+};
 use skylark_client::Message;
 use skylark_client::consumer::{
     ConsumeConcurrentlyStatus, ConsumeFromWhere, ConsumeOrderlyStatus, MessageModel, PushConsumer,
     PushConsumerConfig, concurrently_fn, orderly_fn,
 };
-
-/// Bodies received, by consumer name.
-type Seen = Arc<Mutex<Vec<(String, String)>>>;
-
-fn recording_consumer(
-    s: &Standalone,
-    group: &str,
-    name: &str,
-    topic: &str,
-    seen: &Seen,
-    tune: impl FnOnce(&mut PushConsumerConfig),
-) -> PushConsumer {
-    let mut config = PushConsumerConfig::new(group, s.client(name));
-    config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
-    tune(&mut config);
-    let mut c = PushConsumer::new(config);
-    c.subscribe(topic, "*").unwrap();
-    let (seen, name) = (seen.clone(), name.to_owned());
-    c.register_concurrently(concurrently_fn(move |msgs, _ctx| {
-        let mut seen = seen.lock().unwrap();
-        for m in msgs {
-            seen.push((name.clone(), String::from_utf8_lossy(m.body()).into_owned()));
-        }
-        ConsumeConcurrentlyStatus::ConsumeSuccess
-    }));
-    c
-}
-
-fn bodies_of(seen: &Seen, who: Option<&str>) -> HashSet<String> {
-    seen.lock()
-        .unwrap()
-        .iter()
-        .filter(|(n, _)| who.is_none_or(|w| w == n))
-        .map(|(_, b)| b.clone())
-        .collect()
-}
-
-async fn send_numbered(s: &Standalone, topic: &str, prefix: &str, n: usize) -> HashSet<String> {
-    let producer = s.producer(&format!("producer-{prefix}"));
-    let mut sent = HashSet::new();
-    for i in 0..n {
-        let body = format!("{prefix}-{i}");
-        producer
-            .send(Message::new(topic, body.clone().into_bytes()))
-            .await
-            .unwrap();
-        sent.insert(body);
-    }
-    producer.shutdown().await;
-    sent
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_members_split_the_queues_and_lose_nothing() {

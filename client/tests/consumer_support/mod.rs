@@ -4,13 +4,18 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::panic)]
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use skylark_client::ClientConfig;
 use skylark_client::admin::Admin;
+use skylark_client::consumer::{
+    ConsumeConcurrentlyStatus, ConsumeFromWhere, PushConsumer, PushConsumerConfig, concurrently_fn,
+};
 use skylark_client::producer::{Producer, ProducerConfig};
+use skylark_client::{ClientConfig, Message};
 use skylark_protocol::body::TopicConfig;
 use skylark_testkit::binary::skylark_binary;
 use skylark_testkit::skylark::{
@@ -103,6 +108,61 @@ impl Standalone {
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// (consumer name, body) of every delivery.
+pub type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A consumer of `topic` (from the first offset unless `tune` says
+/// otherwise) whose listener records each delivery in `seen`.
+pub fn recording_consumer(
+    s: &Standalone,
+    group: &str,
+    name: &str,
+    topic: &str,
+    seen: &Seen,
+    tune: impl FnOnce(&mut PushConsumerConfig),
+) -> PushConsumer {
+    let mut config = PushConsumerConfig::new(group, s.client(name));
+    config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
+    tune(&mut config);
+    let mut c = PushConsumer::new(config);
+    c.subscribe(topic, "*").unwrap();
+    let (seen, name) = (seen.clone(), name.to_owned());
+    c.register_concurrently(concurrently_fn(move |msgs, _ctx| {
+        let mut seen = seen.lock().unwrap();
+        for m in msgs {
+            seen.push((name.clone(), String::from_utf8_lossy(m.body()).into_owned()));
+        }
+        ConsumeConcurrentlyStatus::ConsumeSuccess
+    }));
+    c
+}
+
+/// The bodies `who` (everyone when `None`) received.
+pub fn bodies_of(seen: &Seen, who: Option<&str>) -> HashSet<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter(|(n, _)| who.is_none_or(|w| w == n))
+        .map(|(_, b)| b.clone())
+        .collect()
+}
+
+/// Sends `n` messages with bodies `prefix-i`; returns the bodies.
+pub async fn send_numbered(s: &Standalone, topic: &str, prefix: &str, n: usize) -> HashSet<String> {
+    let producer = s.producer(&format!("producer-{prefix}"));
+    let mut sent = HashSet::new();
+    for i in 0..n {
+        let body = format!("{prefix}-{i}");
+        producer
+            .send(Message::new(topic, body.clone().into_bytes()))
+            .await
+            .unwrap();
+        sent.insert(body);
+    }
+    producer.shutdown().await;
+    sent
 }
 
 /// Polls `check` every 100 ms until it is true; panics after [`WAIT`].
