@@ -369,7 +369,15 @@ impl ClientInstance {
             read_queues = route.read_queues.len(),
             "topic route updated"
         );
-        self.rebuild_broker_addrs();
+        if self.rebuild_broker_addrs() {
+            // A broker we never told about our groups: tell it now rather
+            // than at the next period (transaction checks and rebalancing
+            // need the broker to know this client).
+            let instance = self.clone();
+            tokio::spawn(async move {
+                instance.send_heartbeat_to_all_brokers().await;
+            });
+        }
         route
     }
 
