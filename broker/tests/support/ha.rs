@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use skylark_protocol::body::{Body, TopicRouteData};
-use skylark_protocol::headers::{CreateTopicRequestHeader, GetTopicConfigRequestHeader};
 use skylark_protocol::headers::namesrv::GetRouteInfoRequestHeader;
+use skylark_protocol::headers::{CreateTopicRequestHeader, GetTopicConfigRequestHeader};
 use skylark_protocol::message::Properties;
 use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use skylark_remoting::RemotingClient;
@@ -70,7 +70,13 @@ impl HaCluster {
     /// Starts a broker named `node` of the group [`GROUP`] with `brokerId`
     /// `id` and `brokerRole` `role`, 1 MiB CommitLog files (so files roll and
     /// BLANK padding is replicated), plus the `extra` keys.
-    pub(crate) fn broker(&self, node: &str, id: i64, role: &str, extra: &[(&str, String)]) -> HaNode {
+    pub(crate) fn broker(
+        &self,
+        node: &str,
+        id: i64,
+        role: &str,
+        extra: &[(&str, String)],
+    ) -> HaNode {
         let data_dir = self.dir.path().join(node);
         std::fs::create_dir_all(&data_dir).unwrap();
         let log = self.dir.path().join(format!("{node}.log"));
@@ -119,10 +125,21 @@ impl HaNode {
         }
     }
 
+    /// Sends `signal` to the running process (SIGSTOP and SIGCONT freeze
+    /// and thaw it: a partition that the process itself does not notice).
+    pub(crate) fn signal(&mut self, signal: i32) {
+        let process = self.process.as_mut().expect("not running");
+        process.process().signal(signal).unwrap();
+    }
+
     /// Starts it again on the same ports and data.
     pub(crate) fn restart(&mut self) {
         assert!(self.process.is_none(), "still running");
-        self.process = Some(self.command.start().unwrap_or_else(|e| panic!("{}", e.message)));
+        self.process = Some(
+            self.command
+                .start()
+                .unwrap_or_else(|e| panic!("{}", e.message)),
+        );
     }
 
     /// Its /metrics text.
@@ -151,7 +168,11 @@ impl HaNode {
 }
 
 /// Sends `request` to `addr` and waits for the answer.
-pub(crate) async fn invoke(client: &RemotingClient, addr: &str, request: RemotingCommand) -> RemotingCommand {
+pub(crate) async fn invoke(
+    client: &RemotingClient,
+    addr: &str,
+    request: RemotingCommand,
+) -> RemotingCommand {
     client.invoke(addr, request, REQUEST_GUARD).await.unwrap()
 }
 
@@ -165,7 +186,12 @@ pub(crate) async fn send(
 ) -> RemotingCommand {
     let mut properties = Properties::new();
     properties.set_tags("TagHa");
-    invoke(client, addr, send_request(topic, queue_id, properties, body)).await
+    invoke(
+        client,
+        addr,
+        send_request(topic, queue_id, properties, body),
+    )
+    .await
 }
 
 /// PULL_MESSAGE of up to 32 records from `offset`, without suspending.
@@ -176,7 +202,12 @@ pub(crate) async fn pull(
     queue_id: i32,
     offset: i64,
 ) -> RemotingCommand {
-    invoke(client, addr, pull_request("HaGroup", topic, queue_id, offset, "*", 0)).await
+    invoke(
+        client,
+        addr,
+        pull_request("HaGroup", topic, queue_id, offset, "*", 0),
+    )
+    .await
 }
 
 /// Every raw record byte of `topic`/`queue_id` from 0 to `count` pulled
@@ -231,7 +262,12 @@ pub(crate) async fn create_topic(client: &RemotingClient, addr: &str, topic: &st
         RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_TOPIC, &header),
     )
     .await;
-    assert_eq!(response.response_code(), ResponseCode::SUCCESS, "{:?}", response.remark);
+    assert_eq!(
+        response.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        response.remark
+    );
 }
 
 /// Whether `addr` has `topic`.

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub(crate) mod ha;
+pub(crate) mod ha_role;
 pub(crate) mod retry;
 pub(crate) mod timer;
 pub(crate) mod transaction;
