@@ -141,7 +141,10 @@ impl ConsumeCommand {
             out.flush()?;
             if !next.is_empty() {
                 let offsets: Vec<(MessageQueue, i64)> = next.into_iter().collect();
-                consumer.commit(&offsets).await.context("committing offsets")?;
+                consumer
+                    .commit(&offsets)
+                    .await
+                    .context("committing offsets")?;
             }
             match self.count {
                 Some(n) if printed >= n => break,

@@ -153,7 +153,11 @@ fn describe_client(
     let context = context_of(error, cause);
     if let Some(code) = client.response_code() {
         let remark = client.remark().unwrap_or("").trim();
-        let remark = if remark.is_empty() { "(no remark)" } else { remark };
+        let remark = if remark.is_empty() {
+            "(no remark)"
+        } else {
+            remark
+        };
         return Some(Failure {
             code: exit_code_of(code),
             line: format!(
@@ -272,8 +276,6 @@ pub(crate) fn hint(code: ResponseCode, remark: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use anyhow::Context as _;
-
     use super::*;
 
     #[test]
@@ -332,7 +334,10 @@ mod tests {
             EXIT_UNREACHABLE,
             EXIT_INCOMPLETE,
         ] {
-            assert!(exit_codes_help!().contains(&format!("\n  {code}  ")), "{code}");
+            assert!(
+                exit_codes_help!().contains(&format!("\n  {code}  ")),
+                "{code}"
+            );
         }
     }
 }

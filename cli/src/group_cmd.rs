@@ -138,7 +138,12 @@ impl GroupCommand {
 
 /// RocketMQ's own groups, hidden from `group list` without `--all`.
 fn is_system_group(group: &str) -> bool {
-    const PREFIXES: &[&str] = &["CID_RMQ_SYS_", "CID_ONSAPI_", "CID_SYS_RMQ_", "CID_ONS-HTTP-PROXY"];
+    const PREFIXES: &[&str] = &[
+        "CID_RMQ_SYS_",
+        "CID_ONSAPI_",
+        "CID_SYS_RMQ_",
+        "CID_ONS-HTTP-PROXY",
+    ];
     const NAMES: &[&str] = &[
         "TOOLS_CONSUMER",
         "FILTERSRV_CONSUMER",
@@ -214,7 +219,12 @@ async fn describe(
     let consumers: Vec<String> = admin
         .consumer_connections(group)
         .await
-        .map(|c| c.connection_set.iter().map(|c| c.client_id.clone()).collect())
+        .map(|c| {
+            c.connection_set
+                .iter()
+                .map(|c| c.client_id.clone())
+                .collect()
+        })
         .unwrap_or_default();
     #[derive(Serialize)]
     struct Queue<'a> {

@@ -31,7 +31,12 @@ pub(crate) enum MessageCommand {
         #[arg(short = 't', long)]
         topic: Option<String>,
         /// A message key.
-        #[arg(short = 'k', long, required_unless_present = "id", conflicts_with = "id")]
+        #[arg(
+            short = 'k',
+            long,
+            required_unless_present = "id",
+            conflicts_with = "id"
+        )]
         key: Option<String>,
         /// A message id (unique id or offset id).
         #[arg(short = 'i', long)]
@@ -89,9 +94,7 @@ impl MessageCommand {
                 ),
                 (None, Some(id), None) => (
                     vec![admin.view_message(id).await.with_context(|| {
-                        format!(
-                            "viewing message {id} (an offset id; pass --topic for a unique id)"
-                        )
+                        format!("viewing message {id} (an offset id; pass --topic for a unique id)")
                     })?],
                     String::new(),
                 ),

@@ -90,14 +90,18 @@ async fn reset_to_time(
 ) -> anyhow::Result<BTreeMap<MessageQueue, i64>> {
     match admin.reset_offset_by_time(group, topic, millis, true).await {
         Ok(offsets) if !offsets.is_empty() => Ok(offsets),
-        Ok(_) => per_queue(admin, group, topic, |admin, queue| async move {
-            Ok(admin.search_offset(&queue, millis).await?)
-        })
-        .await,
-        Err(e) if offline(&e) => per_queue(admin, group, topic, |admin, queue| async move {
-            Ok(admin.search_offset(&queue, millis).await?)
-        })
-        .await,
+        Ok(_) => {
+            per_queue(admin, group, topic, |admin, queue| async move {
+                Ok(admin.search_offset(&queue, millis).await?)
+            })
+            .await
+        }
+        Err(e) if offline(&e) => {
+            per_queue(admin, group, topic, |admin, queue| async move {
+                Ok(admin.search_offset(&queue, millis).await?)
+            })
+            .await
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -17,7 +17,8 @@ use crate::output::{Format, Out};
 #[command(
     long_about = "Send messages to --topic. With --count N, sends N generated messages of \
                   --size bytes; otherwise sends one message per line of --file, or of stdin \
-                  (the line without its newline is the body). Prints one line per message \
+                  (the line without its newline is the body; empty lines are skipped, as \
+                  RocketMQ refuses empty bodies). Prints one line per message \
                   sent: its id, queue and offset (a JSON object per line with --output json), \
                   and stops at the first failure.",
     after_help = "Examples:
@@ -125,6 +126,9 @@ impl ProduceCommand {
             let mut line = line.with_context(|| format!("reading {source}"))?;
             if line.last() == Some(&b'\r') {
                 line.pop();
+            }
+            if line.is_empty() {
+                continue;
             }
             let result = self.send(producer, Bytes::from(line), i).await?;
             self.print(&mut out, &result)?;

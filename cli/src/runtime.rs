@@ -21,10 +21,11 @@ pub(crate) fn init_logging() {
         .init();
 }
 
-/// Logs of client commands: stderr, warnings only unless `RUST_LOG` says otherwise.
+/// Logs of client commands: stderr, off unless `RUST_LOG` says otherwise
+/// (a failure is reported as one `error:` line; RUST_LOG=debug shows the way there).
 pub(crate) fn init_client_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

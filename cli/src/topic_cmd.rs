@@ -209,7 +209,12 @@ async fn write(args: TopicWriteArgs, update: bool) -> anyhow::Result<()> {
             .topic_route(topic)
             .await
             .with_context(|| format!("updating topic {topic}"))?;
-        targets.retain(|m| route.queue_datas.iter().any(|q| q.broker_name == m.broker_name));
+        targets.retain(|m| {
+            route
+                .queue_datas
+                .iter()
+                .any(|q| q.broker_name == m.broker_name)
+        });
     }
     if targets.is_empty() {
         return Err(NotFound {

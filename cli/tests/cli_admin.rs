@@ -47,7 +47,9 @@ fn topic_create_list_describe_update_delete_round_trip() {
         assert_eq!(queue["max_offset"], 0, "{json}");
     }
 
-    standalone.ok(&["topic", "update", "--topic", "CliTopic", "--queues", "6", "--perm", "r"]);
+    standalone.ok(&[
+        "topic", "update", "--topic", "CliTopic", "--queues", "6", "--perm", "r",
+    ]);
     let json = standalone
         .ok(&["topic", "describe", "--topic", "CliTopic", "-o", "json"])
         .json();
@@ -62,7 +64,8 @@ fn topic_create_list_describe_update_delete_round_trip() {
     assert_eq!(missing.code, Some(4), "{missing}");
     assert_eq!(missing.stderr.lines().count(), 1, "{missing}");
     assert!(
-        missing.stderr.starts_with("error: ") && missing.stderr.contains("TOPIC_NOT_EXIST (code 17)"),
+        missing.stderr.starts_with("error: ")
+            && missing.stderr.contains("TOPIC_NOT_EXIST (code 17)"),
         "{missing}"
     );
     assert!(missing.stderr.contains("skylark topic create"), "{missing}");
@@ -77,14 +80,32 @@ fn cluster_list_names_the_standalone_broker() {
     let brokers = json.as_array().unwrap();
     assert_eq!(brokers.len(), 1, "{json}");
     assert_eq!(brokers[0]["broker_id"], 0, "{json}");
-    assert!(brokers[0]["addr"].as_str().unwrap().starts_with("127.0.0.1:"), "{json}");
-    assert!(table.stdout.contains(brokers[0]["broker_name"].as_str().unwrap()));
+    assert!(
+        brokers[0]["addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"),
+        "{json}"
+    );
+    assert!(
+        table
+            .stdout
+            .contains(brokers[0]["broker_name"].as_str().unwrap())
+    );
 }
 
 /// Sends `count` generated messages; returns their `produce -o json` lines.
 fn produce(standalone: &Standalone, topic: &str, count: usize, extra: &[&str]) -> Vec<Value> {
     let count_text = count.to_string();
-    let mut args = vec!["produce", "--topic", topic, "--count", &count_text, "-o", "json"];
+    let mut args = vec![
+        "produce",
+        "--topic",
+        topic,
+        "--count",
+        &count_text,
+        "-o",
+        "json",
+    ];
     args.extend(extra);
     let sent = standalone.ok(&args).json_lines();
     assert_eq!(sent.len(), count);
@@ -96,8 +117,17 @@ fn consume(standalone: &Standalone, topic: &str, group: &str, count: usize) -> V
     let count_text = count.to_string();
     let got = standalone
         .ok(&[
-            "consume", "--topic", topic, "--group", group, "--from", "first", "--count",
-            &count_text, "-o", "json",
+            "consume",
+            "--topic",
+            topic,
+            "--group",
+            group,
+            "--from",
+            "first",
+            "--count",
+            &count_text,
+            "-o",
+            "json",
         ])
         .json_lines();
     assert_eq!(got.len(), count);
@@ -111,7 +141,11 @@ fn groups_show_per_queue_offsets_and_lag() {
     standalone.ok(&["group", "create", "--group", "LagGroup"]);
     let groups = standalone.ok(&["group", "list", "-o", "json"]).json();
     assert!(
-        groups.as_array().unwrap().iter().any(|g| g["group"] == "LagGroup"),
+        groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["group"] == "LagGroup"),
         "{groups}"
     );
 
@@ -124,7 +158,12 @@ fn groups_show_per_queue_offsets_and_lag() {
         .json();
     let queues = json["queues"].as_array().unwrap();
     assert_eq!(queues.len(), 4, "{json}");
-    let sum = |field: &str| queues.iter().map(|q| q[field].as_i64().unwrap()).sum::<i64>();
+    let sum = |field: &str| {
+        queues
+            .iter()
+            .map(|q| q[field].as_i64().unwrap())
+            .sum::<i64>()
+    };
     assert_eq!(sum("broker_offset"), 15, "{json}");
     assert_eq!(sum("consumer_offset"), 10, "{json}");
     assert_eq!(sum("lag"), 5, "{json}");
@@ -139,7 +178,11 @@ fn groups_show_per_queue_offsets_and_lag() {
     standalone.ok(&["group", "delete", "--group", "LagGroup"]);
     let groups = standalone.ok(&["group", "list", "-o", "json"]).json();
     assert!(
-        !groups.as_array().unwrap().iter().any(|g| g["group"] == "LagGroup"),
+        !groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["group"] == "LagGroup"),
         "{groups}"
     );
 }
@@ -148,11 +191,25 @@ fn groups_show_per_queue_offsets_and_lag() {
 fn messages_are_found_by_key_and_by_id() {
     let standalone = Standalone::start(&[]);
     standalone.ok(&["topic", "create", "--topic", "QueryTopic", "--queues", "2"]);
-    let sent = produce(&standalone, "QueryTopic", 3, &["--key", "order-42", "--tag", "Q"]);
+    let sent = produce(
+        &standalone,
+        "QueryTopic",
+        3,
+        &["--key", "order-42", "--tag", "Q"],
+    );
     produce(&standalone, "QueryTopic", 2, &["--key", "other"]);
 
     let by_key = standalone
-        .ok(&["message", "query", "--topic", "QueryTopic", "--key", "order-42", "-o", "json"])
+        .ok(&[
+            "message",
+            "query",
+            "--topic",
+            "QueryTopic",
+            "--key",
+            "order-42",
+            "-o",
+            "json",
+        ])
         .json_lines();
     assert_eq!(by_key.len(), 3, "{by_key:?}");
     for message in &by_key {
@@ -162,7 +219,16 @@ fn messages_are_found_by_key_and_by_id() {
 
     let id = sent[1]["msg_id"].as_str().unwrap();
     let by_id = standalone
-        .ok(&["message", "query", "--topic", "QueryTopic", "--id", id, "-o", "json"])
+        .ok(&[
+            "message",
+            "query",
+            "--topic",
+            "QueryTopic",
+            "--id",
+            id,
+            "-o",
+            "json",
+        ])
         .json_lines();
     assert_eq!(by_id.len(), 1, "{by_id:?}");
     assert_eq!(by_id[0]["msg_id"], id);
@@ -175,7 +241,14 @@ fn messages_are_found_by_key_and_by_id() {
     assert_eq!(by_offset_id.len(), 1);
     assert_eq!(by_offset_id[0]["msg_id"], sent[2]["msg_id"]);
 
-    let text = standalone.ok(&["message", "query", "--topic", "QueryTopic", "--key", "other"]);
+    let text = standalone.ok(&[
+        "message",
+        "query",
+        "--topic",
+        "QueryTopic",
+        "--key",
+        "other",
+    ]);
     assert_eq!(text.stdout.lines().count(), 2, "{text}");
     assert!(text.stdout.contains("keys=\"other\""), "{text}");
 
@@ -193,8 +266,16 @@ fn offsets_reset_by_offset_and_by_time() {
     // By offset: back to 0, and the group gets all six again.
     let reset = standalone
         .ok(&[
-            "offset", "reset", "--group", "ResetGroup", "--topic", "ResetTopic", "--to-offset",
-            "0", "-o", "json",
+            "offset",
+            "reset",
+            "--group",
+            "ResetGroup",
+            "--topic",
+            "ResetTopic",
+            "--to-offset",
+            "0",
+            "-o",
+            "json",
         ])
         .json();
     let queues = reset.as_array().unwrap();
@@ -202,7 +283,10 @@ fn offsets_reset_by_offset_and_by_time() {
     assert!(queues.iter().all(|q| q["offset"] == 0), "{reset}");
     let again = consume(&standalone, "ResetTopic", "ResetGroup", 6);
     let ids = |v: &[Value]| {
-        let mut ids: Vec<String> = v.iter().map(|m| m["msg_id"].as_str().unwrap().to_owned()).collect();
+        let mut ids: Vec<String> = v
+            .iter()
+            .map(|m| m["msg_id"].as_str().unwrap().to_owned())
+            .collect();
         ids.sort();
         ids
     };
@@ -218,7 +302,16 @@ fn offsets_reset_by_offset_and_by_time() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     let second = produce(&standalone, "ResetTopic", 4, &[]);
     consume(&standalone, "ResetTopic", "ResetGroup", 4);
-    standalone.ok(&["offset", "reset", "-g", "ResetGroup", "-t", "ResetTopic", "--to-time", &mark]);
+    standalone.ok(&[
+        "offset",
+        "reset",
+        "-g",
+        "ResetGroup",
+        "-t",
+        "ResetTopic",
+        "--to-time",
+        &mark,
+    ]);
     let group = standalone
         .ok(&["group", "describe", "--group", "ResetGroup", "-o", "json"])
         .json();

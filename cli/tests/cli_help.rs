@@ -74,7 +74,16 @@ fn usage_errors_exit_2() {
     assert_eq!(missing.code, Some(2), "{missing}");
     assert!(missing.stderr.contains("--topic"), "{missing}");
     let bad_time = run(
-        &["offset", "reset", "-g", "G", "-t", "T", "--to-time", "soon-ish"],
+        &[
+            "offset",
+            "reset",
+            "-g",
+            "G",
+            "-t",
+            "T",
+            "--to-time",
+            "soon-ish",
+        ],
         None,
     );
     assert_eq!(bad_time.code, Some(2), "{bad_time}");

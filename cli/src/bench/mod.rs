@@ -77,10 +77,9 @@ pub(crate) struct BenchArgs {
     /// Queues of the topic when it is created.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) queues: u32,
-    /// How long to run (30s, 2m) unless --count is given.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration,
-          conflicts_with = "count")]
-    pub(crate) duration: Duration,
+    /// How long to run (default 30s); with --count, the most to wait for it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) duration: Option<Duration>,
     /// Stop after this many messages instead (in all, over every task).
     #[arg(long, value_name = "N")]
     pub(crate) count: Option<u64>,
@@ -114,7 +113,20 @@ pub(crate) struct Settings {
     pub(crate) queues: u32,
 }
 
+/// Default length of a bench without --count.
+const DEFAULT_DURATION: Duration = Duration::from_secs(30);
+
 impl BenchArgs {
+    /// How long the run may last: --duration, else 30 s without --count and
+    /// `counting` (a hang guard, or none) with it.
+    pub(crate) fn limit(&self, counting: Option<Duration>) -> Option<Duration> {
+        match (self.duration, self.count) {
+            (Some(d), _) => Some(d),
+            (None, None) => Some(DEFAULT_DURATION),
+            (None, Some(_)) => counting,
+        }
+    }
+
     /// The report's copy of the arguments.
     fn settings(&self) -> Settings {
         Settings {
@@ -130,10 +142,11 @@ impl BenchArgs {
 impl BenchCommand {
     /// Runs the bench on a multi-threaded runtime.
     pub(crate) fn run(self) -> anyhow::Result<()> {
-        let json = match &self {
-            Self::Produce(args) | Self::E2e(args) => args.json,
-            Self::Consume(args) => args.bench.json,
+        let (json, count) = match &self {
+            Self::Produce(args) | Self::E2e(args) => (args.json, args.count),
+            Self::Consume(args) => (args.bench.json, args.bench.count),
         };
+        crate::runtime::init_client_logging();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("skylark-bench")
@@ -153,9 +166,23 @@ impl BenchCommand {
             out.line(report.text().trim_end())?;
         }
         out.flush()?;
+        if let Some(n) = count
+            && report.messages < n
+        {
+            return Err(crate::errors::Incomplete {
+                what: format!(
+                    "{} of {n} messages before the time ran out",
+                    report.messages
+                ),
+            }
+            .into());
+        }
         if report.failed > 0 {
             return Err(crate::errors::Incomplete {
-                what: format!("{} of the sends failed (see the report above)", report.failed),
+                what: format!(
+                    "{} of the sends failed (see the report above)",
+                    report.failed
+                ),
             }
             .into());
         }
@@ -164,18 +191,18 @@ impl BenchCommand {
 }
 
 /// Watches a running bench: refreshes the progress line every second and
-/// sets `stop` when the duration is over, `count` is reached or Ctrl-C is
-/// pressed. Returns the measured time.
+/// sets `stop` when the duration is over, `done` says so, or Ctrl-C is
+/// pressed (a `--count` run ends by `done` only).
 pub(crate) async fn supervise(
     what: &str,
     counters: &Arc<Counters>,
-    duration: Duration,
-    count: Option<u64>,
+    duration: Option<Duration>,
     quiet: bool,
-) -> Duration {
+    done: impl Fn(&Counters) -> bool,
+) {
     let start = Instant::now();
     let mut progress = Progress::start(what, quiet);
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut ticks = 0u64;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -185,21 +212,15 @@ pub(crate) async fn supervise(
             _ = &mut ctrl_c => break,
         }
         ticks += 1;
-        if ticks % 4 == 0 {
+        if ticks % 10 == 0 {
             progress.tick(counters);
         }
-        if counters.stopped() {
+        if counters.stopped() || done(counters) || duration.is_some_and(|d| start.elapsed() >= d) {
             break;
-        }
-        match count {
-            Some(n) if counters.messages.load(Ordering::Relaxed) >= n => break,
-            None if start.elapsed() >= duration => break,
-            _ => {}
         }
     }
     counters.stop.store(true, Ordering::Relaxed);
     progress.finish();
-    start.elapsed()
 }
 
 /// A body of `size` printable bytes (RocketMQ's benchmark fills its body likewise).

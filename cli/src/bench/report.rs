@@ -126,7 +126,13 @@ impl Latency {
     /// The percentiles of `histogram`.
     pub(crate) fn of(measures: &'static str, histogram: &Histogram<u64>) -> Self {
         let empty = histogram.is_empty();
-        let at = |q: f64| if empty { 0 } else { histogram.value_at_quantile(q) };
+        let at = |q: f64| {
+            if empty {
+                0
+            } else {
+                histogram.value_at_quantile(q)
+            }
+        };
         Self {
             measures,
             count: histogram.len(),

@@ -16,30 +16,39 @@ use skylark_testkit::skylark::{
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The `skylark` binary under test.
-pub fn bin() -> &'static Path {
+pub(crate) fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_skylark"))
 }
 
 /// A running standalone in a temporary directory.
-pub struct Standalone {
+pub(crate) struct Standalone {
     dir: tempfile::TempDir,
     server: Skylark,
     /// Its nameserver address, for `--namesrv`.
-    pub namesrv: String,
+    pub(crate) namesrv: String,
 }
 
 impl Standalone {
     /// Starts one on free ports, with extra broker.conf `conf` lines.
-    pub fn start(conf: &[&str]) -> Self {
+    pub(crate) fn start(conf: &[&str]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("skylark-cli-test-")
             .tempdir()
             .unwrap();
-        let conf_file = (!conf.is_empty()).then(|| {
+        // haListenPort=0: tests run in parallel, the default HA port is fixed.
+        let conf_file = {
             let path = dir.path().join("broker.conf");
-            std::fs::write(&path, conf.join("\n") + "\n").unwrap();
-            path
-        });
+            std::fs::write(
+                &path,
+                ["haListenPort=0"]
+                    .iter()
+                    .chain(conf)
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>(),
+            )
+            .unwrap();
+            Some(path)
+        };
         let data = dir.path().join("data");
         let log = dir.path().join("standalone.log");
         let (_, server) = start_retrying(|| {
@@ -59,24 +68,24 @@ impl Standalone {
     }
 
     /// A path in its temporary directory.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// The last lines of its log, for failure messages.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         log_excerpt(self.server.log(), 40)
     }
 
     /// Runs `skylark ARGS… --namesrv ADDR` (the flag appended after the args).
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--namesrv", &self.namesrv]);
         run(&all, None)
     }
 
     /// Like [`Standalone::run`], asserting exit code 0.
-    pub fn ok(&self, args: &[&str]) -> Run {
+    pub(crate) fn ok(&self, args: &[&str]) -> Run {
         let run = self.run(args);
         assert_eq!(
             run.code,
@@ -88,7 +97,7 @@ impl Standalone {
     }
 
     /// Like [`Standalone::ok`], with `stdin` as standard input.
-    pub fn ok_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+    pub(crate) fn ok_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--namesrv", &self.namesrv]);
         let run = run(&all, Some(stdin));
@@ -99,13 +108,13 @@ impl Standalone {
 
 /// What one `skylark` run did.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     /// Exit code (`None`: killed by a signal).
-    pub code: Option<i32>,
+    pub(crate) code: Option<i32>,
     /// Stdout.
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// Stderr.
-    pub stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl std::fmt::Display for Run {
@@ -120,13 +129,13 @@ impl std::fmt::Display for Run {
 
 impl Run {
     /// Stdout parsed as one JSON document.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{self}"))
     }
 
     /// Each stdout line parsed as JSON.
-    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn json_lines(&self) -> Vec<serde_json::Value> {
         self.stdout
             .lines()
             .map(|l| {
@@ -138,10 +147,10 @@ impl Run {
 }
 
 /// Runs `skylark ARGS…` with `stdin` (or none), killing it after the hang guard.
-pub fn run(args: &[&str], stdin: Option<&str>) -> Run {
+pub(crate) fn run(args: &[&str], stdin: Option<&str>) -> Run {
     let mut child = Command::new(bin())
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env_remove("RUST_LOG")
         .env_remove("NAMESRV_ADDR")
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -167,8 +176,18 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> Run {
             String::from_utf8_lossy(&buf).into_owned()
         })
     };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
