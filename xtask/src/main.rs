@@ -4,13 +4,15 @@
 //! - `cargo xtask lint`: `cargo fmt --check` and clippy with warnings denied.
 //! - `cargo xtask fuzz [SECONDS]`: each fuzz target for SECONDS (default 60).
 //! - `cargo xtask vectors`: regenerate the Java-made protocol test vectors.
+//! - `cargo xtask crds [--write]`: check (or rewrite) the generated CRD YAML in
+//!   `crds/` and `charts/skylark/crds/` (the operator's tests check it too).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <test | lint | fuzz [SECONDS] | vectors>";
+const USAGE: &str = "usage: cargo xtask <test | lint | fuzz [SECONDS] | vectors | crds [--write]>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,8 +31,54 @@ fn main() -> Result<()> {
             &root,
             Command::new("bash").arg("protocol/vectors/generate.sh"),
         ),
+        Some("crds") => crds(&root, args.get(1).map(String::as_str) == Some("--write")),
         _ => bail!("{USAGE}"),
     }
+}
+
+/// Regenerates the CRDs with `crdgen`; with `write` into the repository,
+/// else into a scratch directory compared file by file with the checked-in ones.
+fn crds(root: &Path, write: bool) -> Result<()> {
+    step("crdgen");
+    let crdgen = |dirs: &[PathBuf]| -> Result<()> {
+        let mut cmd = cargo();
+        cmd.args([
+            "run",
+            "-q",
+            "-p",
+            "skylark-operator",
+            "--bin",
+            "crdgen",
+            "--",
+        ]);
+        cmd.args(dirs);
+        run(root, &mut cmd)
+    };
+    let checked_in = [root.join("crds"), root.join("charts/skylark/crds")];
+    if write {
+        return crdgen(&checked_in);
+    }
+    let scratch = std::env::temp_dir().join(format!("skylark-crds-{}", std::process::id()));
+    crdgen(std::slice::from_ref(&scratch))?;
+    let mut stale = Vec::new();
+    for entry in std::fs::read_dir(&scratch).context("reading generated CRDs")? {
+        let path = entry?.path();
+        let fresh = std::fs::read(&path)?;
+        for dir in &checked_in {
+            let there = dir.join(path.file_name().context("generated file has a name")?);
+            if std::fs::read(&there).ok().as_deref() != Some(fresh.as_slice()) {
+                stale.push(there.display().to_string());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    if !stale.is_empty() {
+        bail!(
+            "stale CRD YAML (run `cargo xtask crds --write`): {}",
+            stale.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn workspace_root() -> PathBuf {
