@@ -138,7 +138,7 @@ mod tests {
         stored.queue_id = 3;
         stored.queue_offset = 17;
         stored.physical_offset = 4096;
-        stored.store_timestamp = 1_764_255_600_000;
+        stored.store_timestamp = 1_795_791_600_000;
         stored
     }
 

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What a TIME argument accepts, for `--help`.
-pub(crate) const TIME_HELP: &str = "TIME is milliseconds since the epoch (1764255600000), a UTC \
+pub(crate) const TIME_HELP: &str = "TIME is milliseconds since the epoch (1795791600000), a UTC \
      date-time (2026-11-27T15:00:00Z, `2026-11-27 15:00:00`, 2026-11-27), `now`, or a duration \
      ago (`10m`, `1h30m`, `2d`)";
 
@@ -72,20 +72,20 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> Result<i64, String> {
-        let now = UNIX_EPOCH + Duration::from_secs(1_764_255_600);
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_791_600);
         parse_time_at(text, now).map(|t| t.0)
     }
 
     #[test]
     fn every_documented_form_parses() {
-        assert_eq!(at("1764255600000"), Ok(1_764_255_600_000));
-        assert_eq!(at("2026-11-27T15:00:00Z"), Ok(1_764_255_600_000));
-        assert_eq!(at("2026-11-27 15:00:00"), Ok(1_764_255_600_000));
-        assert_eq!(at("2026-11-27"), Ok(1_764_201_600_000));
-        assert_eq!(at("now"), Ok(1_764_255_600_000));
-        assert_eq!(at("10m"), Ok(1_764_255_000_000));
-        assert_eq!(at("-10m"), Ok(1_764_255_000_000));
-        assert_eq!(at("1h30m ago"), Ok(1_764_250_200_000));
+        assert_eq!(at("1795791600000"), Ok(1_795_791_600_000));
+        assert_eq!(at("2026-11-27T15:00:00Z"), Ok(1_795_791_600_000));
+        assert_eq!(at("2026-11-27 15:00:00"), Ok(1_795_791_600_000));
+        assert_eq!(at("2026-11-27"), Ok(1_795_737_600_000));
+        assert_eq!(at("now"), Ok(1_795_791_600_000));
+        assert_eq!(at("10m"), Ok(1_795_791_000_000));
+        assert_eq!(at("-10m"), Ok(1_795_791_000_000));
+        assert_eq!(at("1h30m ago"), Ok(1_795_786_200_000));
     }
 
     #[test]
@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn millis_format_as_utc() {
-        assert_eq!(format_millis(1_764_255_600_123), "2026-11-27T15:00:00.123Z");
+        assert_eq!(format_millis(1_795_791_600_123), "2026-11-27T15:00:00.123Z");
         assert_eq!(format_millis(-5), "-5");
     }
 }
