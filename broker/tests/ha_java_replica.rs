@@ -1,0 +1,125 @@
+//! The interop proof of replication: Apache RocketMQ 5.3.3's own broker
+//! (Maven Central jars, `broker/compat-ha/run.sh`) runs as a SLAVE of a
+//! Skylark master over RocketMQ's classic HA protocol and receives every
+//! message: its CommitLog is byte-identical to the master's, pulling from it
+//! returns the same records, and it copies the master's topics.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use skylark_protocol::ResponseCode;
+use skylark_remoting::RemotingClient;
+use skylark_testkit::java::{HARNESS_TIMEOUT, java_available};
+use skylark_testkit::process::{ChildProcess, StderrTo};
+use skylark_testkit::skylark::free_ports;
+use support::ha::{
+    GROUP, HaCluster, commit_log_bytes, create_topic, eventually, has_topic, pull_all, send,
+};
+
+const TOPIC: &str = "JavaReplicaTopic";
+const QUEUES: i32 = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocketmq_java_broker_replicates_a_skylark_master() {
+    if !java_available(
+        "ha_java_replica",
+        "a RocketMQ Java broker replicates a Skylark master",
+    ) {
+        return;
+    }
+    let cluster = HaCluster::start();
+    let master = cluster.broker("master", 0, "ASYNC_MASTER", &[]);
+
+    // No haMasterAddress: RocketMQ 5.3.3 applies it before its HA client
+    // exists and then never connects; it learns the master's HA address
+    // from the nameserver's registration answer instead, as usual.
+    let java_dir = cluster.dir.path().join("java");
+    std::fs::create_dir_all(&java_dir).unwrap();
+    let [port, ha_port] = free_ports::<2>();
+    let conf = java_dir.join("broker.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "brokerClusterName=HaCluster\nbrokerName={GROUP}\nbrokerId=1\nbrokerRole=SLAVE\n\
+             brokerIP1=127.0.0.1\nbindAddress=127.0.0.1\nlistenPort={port}\n\
+             haListenPort={ha_port}\nnamesrvAddr={}\n\
+             storePathRootDir={}\nmappedFileSizeCommitLog=1048576\n\
+             mappedFileSizeConsumeQueue=60000\nslaveReadEnable=true\ntimerWheelEnable=false\n",
+            cluster.namesrv_addr,
+            java_dir.join("store").display()
+        ),
+    )
+    .unwrap();
+    let run_sh = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat-ha/run.sh");
+    let mut command = Command::new("bash");
+    command
+        .arg(&run_sh)
+        .arg("broker")
+        .arg(java_dir.join("home"))
+        .arg(&conf);
+    let mut java = ChildProcess::spawn(
+        "rocketmq java broker",
+        command,
+        StderrTo::File(java_dir.join("stderr.log")),
+    )
+    .unwrap();
+    // The first run may build the harness (Maven downloads).
+    if let Err(why) = java.wait_for_line(HARNESS_TIMEOUT, |l| l.contains("boot success")) {
+        let stderr = std::fs::read_to_string(java_dir.join("stderr.log")).unwrap_or_default();
+        panic!(
+            "the Java broker did not start: {why}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
+            java.stdout_lines().join("\n")
+        );
+    }
+    let java_addr = format!("127.0.0.1:{port}");
+
+    // An empty replica is streamed the master's newest file only (Java's
+    // rule), so it must be connected before the first file fills.
+    eventually("the Java replica connects to the HA port", || async {
+        master.metric("skylark_ha_replicas_connected") == Some(1.0)
+    })
+    .await;
+    let client = RemotingClient::default();
+    create_topic(&client, &master.addr, TOPIC, QUEUES).await;
+    let mut counts = [0i64; QUEUES as usize];
+    for i in 0..700usize {
+        let queue = i32::try_from(i).unwrap() % QUEUES;
+        let body = format!("to java {i} {}", "j".repeat(2500 + i % 113));
+        let response = send(&client, &master.addr, TOPIC, queue, body.as_bytes()).await;
+        assert_eq!(response.response_code(), ResponseCode::SUCCESS, "{:?}", response.remark);
+        counts[queue as usize] += 1;
+    }
+
+    // The Java broker reads back every record, as the master serves it.
+    for (queue, &count) in counts.iter().enumerate() {
+        let queue = i32::try_from(queue).unwrap();
+        let from_master = pull_all(&client, &master.addr, TOPIC, queue, count).await;
+        let from_java = pull_all(&client, &java_addr, TOPIC, queue, count).await;
+        assert!(
+            from_master == from_java,
+            "queue {queue}: the Java replica's records differ from the master's"
+        );
+    }
+    // Its CommitLog holds the master's bytes (several 1 MiB files, BLANK padding included).
+    let end = master.metric("skylark_commitlog_max_offset").unwrap() as i64;
+    assert!(end > 1 << 20, "expected more than one file, got {end} bytes");
+    eventually("the Java replica acknowledges everything", || async {
+        master.metric("skylark_ha_replica_lag_bytes{") == Some(0.0)
+    })
+    .await;
+    let ours = commit_log_bytes(&master.data_dir.join("commitlog"), 0, end);
+    let theirs = commit_log_bytes(&java_dir.join("store/commitlog"), 0, end);
+    assert!(ours == theirs, "the Java replica's CommitLog differs from the master's");
+    // Its SlaveSynchronize copied the topic from Skylark's admin codes.
+    eventually("the Java replica copies the topic", || {
+        has_topic(&client, &java_addr, TOPIC)
+    })
+    .await;
+
+    client.shutdown();
+    let _ = java.terminate(Duration::from_secs(30));
+}
