@@ -8,7 +8,7 @@ use skylark_client::producer::Producer;
 use skylark_client::{ClientError, Message, MessageQueue};
 use skylark_protocol::ResponseCode;
 use skylark_protocol::body::SubscriptionGroupConfig;
-use support::{create_topic, eventually, eventually_some, standalone, unique};
+use support::{create_topic, eventually, eventually_some, now_ms, standalone, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_are_created_described_and_deleted() {
@@ -280,14 +280,4 @@ async fn cluster_and_broker_info() {
     let err = dead.cluster_info().await.unwrap_err();
     assert!(err.is_connection_error(), "{err}");
     assert!(err.hint().is_some());
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
 }

@@ -129,6 +129,12 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    i64::try_from(since.unwrap().as_millis()).unwrap()
+}
+
 /// A topic config with `queues` read and write queues.
 pub fn topic_config(topic: &str, queues: i32) -> TopicConfig {
     TopicConfig {
