@@ -28,8 +28,10 @@ pub struct Pki {
     pub admin_cert: PathBuf,
     /// Client key of `admin`.
     pub admin_key: PathBuf,
-    /// Signing key of service-account tokens (its public half verifies them).
+    /// Signing key of service-account tokens.
     pub service_account_key: PathBuf,
+    /// Its public half, which verifies them.
+    pub service_account_pub: PathBuf,
 }
 
 fn rcgen_err(what: &'static str) -> impl FnOnce(rcgen::Error) -> Error {
@@ -90,6 +92,7 @@ impl Pki {
             admin_cert: dir.join("admin.crt"),
             admin_key: dir.join("admin.key"),
             service_account_key: dir.join("sa.key"),
+            service_account_pub: dir.join("sa.pub"),
         };
         for (path, pem) in [
             (&pki.ca_cert, ca.pem()),
@@ -99,6 +102,7 @@ impl Pki {
             (&pki.admin_cert, admin.pem()),
             (&pki.admin_key, admin_key.serialize_pem()),
             (&pki.service_account_key, sa_key.serialize_pem()),
+            (&pki.service_account_pub, sa_key.public_key_pem()),
         ] {
             std::fs::write(path, pem).map_err(Error::io(path))?;
         }

@@ -62,6 +62,13 @@ impl Cluster {
         }
         let dir = tempfile::Builder::new().prefix("skylark-e2e-").tempdir().map_err(Error::io("/tmp"))?;
         let path = dir.path().to_path_buf();
+        let keep = std::env::var_os("SKYLARK_E2E_KEEP").is_some_and(|v| v == "1");
+        let dir = if keep {
+            let _ = dir.keep();
+            None
+        } else {
+            Some(dir)
+        };
         let network = PodNetwork::create()?;
         let mut control_plane = ControlPlane::start(&path, network.gateway).await?;
         let client = admin_client(&control_plane.kubeconfig).await?;
@@ -73,7 +80,6 @@ impl Cluster {
             format!("--bridge={}", network.bridge),
             format!("--pod-cidr={}", network.cidr()),
             format!("--netns-prefix={}", network.netns_prefix),
-            format!("--ca-file={}", control_plane.pki.ca_cert.display()),
         ];
         for (name, bin) in &images {
             args.push(format!("--image={name}={}", bin.display()));
@@ -99,13 +105,6 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let keep = std::env::var_os("SKYLARK_E2E_KEEP").is_some_and(|v| v == "1");
-        let dir = if keep {
-            let _ = dir.keep();
-            None
-        } else {
-            Some(dir)
-        };
         Ok(Cluster { node_agent, control_plane, network, client, dir, path })
     }
 

@@ -109,7 +109,7 @@ impl ControlPlane {
                 format!("--client-ca-file={}", p(&pki.ca_cert)),
                 s("--authorization-mode=RBAC"),
                 s("--service-account-issuer=https://kubernetes.default.svc.cluster.local"),
-                format!("--service-account-key-file={}", p(&pki.service_account_key)),
+                format!("--service-account-key-file={}", p(&pki.service_account_pub)),
                 format!("--service-account-signing-key-file={}", p(&pki.service_account_key)),
                 format!("--service-cluster-ip-range={SERVICE_CIDR}"),
                 s("--allow-privileged=true"),
