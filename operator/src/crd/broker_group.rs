@@ -58,8 +58,10 @@ pub struct BrokerGroupSpec {
     /// When the CommitLog is flushed: `sync` (SYNC_FLUSH) or `async` (ASYNC_FLUSH).
     #[serde(default)]
     pub flush_mode: FlushMode,
-    /// The persistent volume of each pod.
+    /// The persistent volume of each pod. Immutable: a StatefulSet's volume
+    /// claim templates are fixed once it exists.
     #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("storage cannot change once the BrokerGroup exists"))]
     pub storage: StorageSpec,
     /// CPU and memory of the broker container.
     #[serde(default, skip_serializing_if = "Option::is_none")]

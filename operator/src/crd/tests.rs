@@ -95,3 +95,136 @@ fn specs_take_defaults() {
     assert_eq!(bg.replication_mode, ReplicationMode::Async);
     assert_eq!(bg.storage.size, "10Gi");
 }
+
+/// The CEL rules, evaluated client-side by kube's CEL validator on the
+/// generated schema: what an API server would accept and refuse.
+mod cel {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn check(
+        crd: &CustomResourceDefinition,
+        obj: &Value,
+        old: Option<&Value>,
+    ) -> Result<(), String> {
+        let schema = serde_json::to_value(
+            crd.spec.versions[0]
+                .schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref())
+                .expect("schema"),
+        )
+        .expect("schema json");
+        kube::core::cel::Validator::new()
+            .validate(&schema, obj, old)
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    fn obj(kind: &str, name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "skylark.io/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec})
+    }
+
+    fn topic_spec(extra: Value) -> Value {
+        let mut spec = json!({"readQueueNums": 8, "writeQueueNums": 8, "perm": 6, "order": false, "messageType": "NORMAL"});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            spec[k] = v.clone();
+        }
+        spec
+    }
+
+    #[test]
+    fn topic_queue_counts_and_perm() {
+        let crd = Topic::crd();
+        assert_eq!(
+            check(&crd, &obj("Topic", "orders", topic_spec(json!({}))), None),
+            Ok(())
+        );
+        for bad in [
+            json!({"readQueueNums": 0}),
+            json!({"writeQueueNums": 1025}),
+            json!({"perm": 5}),
+        ] {
+            let err = check(&crd, &obj("Topic", "orders", topic_spec(bad.clone())), None)
+                .expect_err("refused");
+            assert!(err.contains("must be"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn topic_name_is_immutable() {
+        let crd = Topic::crd();
+        let old = obj(
+            "Topic",
+            "orders",
+            topic_spec(json!({"topicName": "Orders"})),
+        );
+        let same = old.clone();
+        assert_eq!(check(&crd, &same, Some(&old)), Ok(()));
+        let renamed = obj(
+            "Topic",
+            "orders",
+            topic_spec(json!({"topicName": "Orders2"})),
+        );
+        let err = check(&crd, &renamed, Some(&old)).expect_err("rename refused");
+        assert!(err.contains("topicName is immutable"), "{err}");
+        let removed = obj("Topic", "orders", topic_spec(json!({})));
+        let err = check(&crd, &removed, Some(&old)).expect_err("removal refused");
+        assert!(err.contains("cannot be added or removed"), "{err}");
+    }
+
+    #[test]
+    fn topic_metadata_name_must_be_a_rocketmq_name_without_topic_name() {
+        let crd = Topic::crd();
+        let err = check(
+            &crd,
+            &obj("Topic", "orders.v1", topic_spec(json!({}))),
+            None,
+        )
+        .expect_err("dot refused");
+        assert!(err.contains("set spec.topicName"), "{err}");
+        let named = obj(
+            "Topic",
+            "orders.v1",
+            topic_spec(json!({"topicName": "orders_v1"})),
+        );
+        assert_eq!(check(&crd, &named, None), Ok(()));
+    }
+
+    #[test]
+    fn broker_group_replicas_and_storage() {
+        let crd = BrokerGroup::crd();
+        let spec = |replicas: i32, size: &str| {
+            json!({"replicas": replicas, "replicationMode": "async", "flushMode": "async", "clusterName": "c",
+                   "storage": {"size": size}, "paused": false})
+        };
+        assert_eq!(
+            check(&crd, &obj("BrokerGroup", "a", spec(2, "10Gi")), None),
+            Ok(())
+        );
+        let err =
+            check(&crd, &obj("BrokerGroup", "a", spec(0, "10Gi")), None).expect_err("0 replicas");
+        assert!(err.contains("at least 1"), "{err}");
+        let old = obj("BrokerGroup", "a", spec(2, "10Gi"));
+        assert_eq!(
+            check(&crd, &obj("BrokerGroup", "a", spec(3, "10Gi")), Some(&old)),
+            Ok(())
+        );
+        let err =
+            check(&crd, &obj("BrokerGroup", "a", spec(2, "20Gi")), Some(&old)).expect_err("resize");
+        assert!(err.contains("storage cannot change"), "{err}");
+    }
+
+    #[test]
+    fn consumer_group_rules() {
+        let crd = ConsumerGroup::crd();
+        let spec = |retry: i32| json!({"consumeBroadcast": false, "retryMaxTimes": retry});
+        assert_eq!(
+            check(&crd, &obj("ConsumerGroup", "billing", spec(16)), None),
+            Ok(())
+        );
+        assert!(check(&crd, &obj("ConsumerGroup", "billing", spec(-1)), None).is_err());
+        let err = check(&crd, &obj("ConsumerGroup", "billing.v1", spec(1)), None).expect_err("dot");
+        assert!(err.contains("set spec.groupName"), "{err}");
+    }
+}
