@@ -90,7 +90,12 @@ async fn rocketmq_java_broker_replicates_a_skylark_master() {
         let queue = i32::try_from(i).unwrap() % QUEUES;
         let body = format!("to java {i} {}", "j".repeat(2500 + i % 113));
         let response = send(&client, &master.addr, TOPIC, queue, body.as_bytes()).await;
-        assert_eq!(response.response_code(), ResponseCode::SUCCESS, "{:?}", response.remark);
+        assert_eq!(
+            response.response_code(),
+            ResponseCode::SUCCESS,
+            "{:?}",
+            response.remark
+        );
         counts[queue as usize] += 1;
     }
 
@@ -106,14 +111,20 @@ async fn rocketmq_java_broker_replicates_a_skylark_master() {
     }
     // Its CommitLog holds the master's bytes (several 1 MiB files, BLANK padding included).
     let end = master.metric("skylark_commitlog_max_offset").unwrap() as i64;
-    assert!(end > 1 << 20, "expected more than one file, got {end} bytes");
+    assert!(
+        end > 1 << 20,
+        "expected more than one file, got {end} bytes"
+    );
     eventually("the Java replica acknowledges everything", || async {
         master.metric("skylark_ha_replica_lag_bytes{") == Some(0.0)
     })
     .await;
     let ours = commit_log_bytes(&master.data_dir.join("commitlog"), 0, end);
     let theirs = commit_log_bytes(&java_dir.join("store/commitlog"), 0, end);
-    assert!(ours == theirs, "the Java replica's CommitLog differs from the master's");
+    assert!(
+        ours == theirs,
+        "the Java replica's CommitLog differs from the master's"
+    );
     // Its SlaveSynchronize copied the topic from Skylark's admin codes.
     eventually("the Java replica copies the topic", || {
         has_topic(&client, &java_addr, TOPIC)

@@ -11,8 +11,7 @@ use skylark_protocol::ResponseCode;
 use skylark_protocol::headers::send::SendMessageResponseHeader;
 use skylark_remoting::RemotingClient;
 use support::ha::{
-    GROUP, HaCluster, commit_log_bytes, create_topic, eventually, has_topic, pull_all, route,
-    send,
+    GROUP, HaCluster, commit_log_bytes, create_topic, eventually, has_topic, pull_all, route, send,
 };
 
 const TOPIC: &str = "HaTopic";
@@ -133,7 +132,12 @@ async fn sync_master_acknowledges_what_a_replica_holds_and_survives_its_crash() 
     for i in 0..50 {
         let body = format!("sync {i}");
         let response = send(&client, &master.addr, TOPIC, 1, body.as_bytes()).await;
-        assert_eq!(response.response_code(), ResponseCode::SUCCESS, "{:?}", response.remark);
+        assert_eq!(
+            response.response_code(),
+            ResponseCode::SUCCESS,
+            "{:?}",
+            response.remark
+        );
     }
     let master_bytes = pull_all(&client, &master.addr, TOPIC, 1, 50).await;
     assert!(master_bytes == pull_all(&client, &replica.addr, TOPIC, 1, 50).await);
@@ -142,7 +146,14 @@ async fn sync_master_acknowledges_what_a_replica_holds_and_survives_its_crash() 
     replica.kill();
     let mut last = ResponseCode::SUCCESS;
     for i in 0..5 {
-        let response = send(&client, &master.addr, TOPIC, 2, format!("after kill {i}").as_bytes()).await;
+        let response = send(
+            &client,
+            &master.addr,
+            TOPIC,
+            2,
+            format!("after kill {i}").as_bytes(),
+        )
+        .await;
         last = response.response_code();
         assert!(
             last == ResponseCode::SLAVE_NOT_AVAILABLE || last == ResponseCode::FLUSH_SLAVE_TIMEOUT,
@@ -168,7 +179,10 @@ async fn sync_master_acknowledges_what_a_replica_holds_and_survives_its_crash() 
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert!(ok, "sends never succeeded again after the replica came back");
+    assert!(
+        ok,
+        "sends never succeeded again after the replica came back"
+    );
     let master_q2 = pull_all(&client, &master.addr, TOPIC, 2, 6).await;
     assert!(master_q2 == pull_all(&client, &replica.addr, TOPIC, 2, 6).await);
     client.shutdown();

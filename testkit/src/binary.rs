@@ -44,7 +44,11 @@ pub fn skylark_binary() -> PathBuf {
             String::from_utf8_lossy(&output.stderr)
         );
         let bin = profile_dir.join("skylark");
-        assert!(bin.exists(), "cargo built skylark but {} is missing", bin.display());
+        assert!(
+            bin.exists(),
+            "cargo built skylark but {} is missing",
+            bin.display()
+        );
         bin
     })
     .clone()

@@ -27,11 +27,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 impl Broker {
     /// GET_ALL_DELAY_OFFSET: `delayOffset.json`'s content, as Java answers.
     pub(crate) fn get_all_delay_offset(&self, request: &RemotingCommand) -> RemotingCommand {
-        RemotingCommand::response_to(request, ResponseCode::SUCCESS).with_body(
-            self.schedule
-                .offsets_snapshot()
-                .encode(KeyStyle::Unquoted),
-        )
+        RemotingCommand::response_to(request, ResponseCode::SUCCESS)
+            .with_body(self.schedule.offsets_snapshot().encode(KeyStyle::Unquoted))
     }
 
     /// One round of the copy from the master at `master` (its remoting
@@ -69,7 +66,12 @@ impl Broker {
             Ok::<_, HaError>(())
         };
         let groups = async {
-            let body = fetch(client, master, RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG).await?;
+            let body = fetch(
+                client,
+                master,
+                RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+            )
+            .await?;
             let wrapper = SubscriptionGroupWrapper::decode(&body)
                 .map_err(|e| HaError::Sync(format!("subscription group body: {e}")))?;
             if self.groups.replace_all(wrapper)? {
@@ -79,7 +81,10 @@ impl Broker {
         };
         // The installs write files: small, and Java does them on its timer thread too.
         let results = [topics.await, offsets.await, delays.await, groups.await];
-        results.into_iter().collect::<Result<Vec<()>, _>>().map(|_| ())
+        results
+            .into_iter()
+            .collect::<Result<Vec<()>, _>>()
+            .map(|_| ())
     }
 }
 

@@ -260,7 +260,8 @@ mod tests {
         let id = set.register(addr(1));
         set.ack(id, 10);
         assert_eq!(
-            set.wait_replicated(20, GAP, Duration::from_millis(10)).await,
+            set.wait_replicated(20, GAP, Duration::from_millis(10))
+                .await,
             PutMessageStatus::FlushSlaveTimeout
         );
         assert_eq!(set.waiting(), 0);

@@ -112,7 +112,11 @@ async fn write_transfers(
     shared: &Shared,
     mut first: watch::Receiver<Option<i64>>,
 ) -> Result<(), HaError> {
-    let requested = match *first.wait_for(Option::is_some).await.map_err(|_| HaError::Closed)? {
+    let requested = match *first
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| HaError::Closed)?
+    {
         Some(offset) => offset,
         None => return Err(HaError::Closed),
     };

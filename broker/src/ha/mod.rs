@@ -452,7 +452,8 @@ impl HaService {
                 "Replicas whose lag is under haMaxGapNotInSync",
             )?;
             let connected = IntGauge::new("skylark_ha_replicas_connected", "Connected replicas")?;
-            let is_replica = IntGauge::new("skylark_ha_is_replica", "1 when this broker is a replica")?;
+            let is_replica =
+                IntGauge::new("skylark_ha_is_replica", "1 when this broker is a replica")?;
             let behind = IntGauge::new(
                 "skylark_ha_master_lag_bytes",
                 "Bytes this replica is behind what its master announced (replica side)",

@@ -148,9 +148,12 @@ async fn receive(
         }
         let at = pending.len();
         pending.resize(at + size, 0);
-        tokio::time::timeout(shared.settings.housekeeping, read.read_exact(&mut pending[at..]))
-            .await
-            .map_err(|_| HaError::Expired(shared.settings.housekeeping))??;
+        tokio::time::timeout(
+            shared.settings.housekeeping,
+            read.read_exact(&mut pending[at..]),
+        )
+        .await
+        .map_err(|_| HaError::Expired(shared.settings.housekeeping))??;
         let start = pending_start;
         let whole = cutter.whole_prefix(start, &pending);
         if whole == 0 {

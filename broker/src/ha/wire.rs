@@ -96,8 +96,8 @@ impl RecordCutter {
         loop {
             let rest = &data[at..];
             let offset = start + at as i64;
-            let to_file_end =
-                self.file_size - usize::try_from(offset.rem_euclid(self.file_size as i64)).unwrap_or(0);
+            let to_file_end = self.file_size
+                - usize::try_from(offset.rem_euclid(self.file_size as i64)).unwrap_or(0);
             if rest.len() >= 4 && rest[..4] == [0; 4] {
                 // Padding (after a BLANK header we passed on before).
                 at += to_file_end.min(rest.len());
