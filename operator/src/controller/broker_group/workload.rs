@@ -375,3 +375,168 @@ pub fn config_hash(config_map: &ConfigMap) -> String {
     }
     format!("{:08x}", hasher.finalize())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner {
+            name: "orders".to_owned(),
+            namespace: "mq".to_owned(),
+            reference: OwnerReference {
+                api_version: "skylark.io/v1alpha1".to_owned(),
+                kind: "BrokerGroup".to_owned(),
+                name: "orders".to_owned(),
+                uid: "uid-1".to_owned(),
+                controller: Some(true),
+                ..OwnerReference::default()
+            },
+        }
+    }
+
+    fn render(spec: Value) -> Value {
+        let spec: BrokerGroupSpec = serde_json::from_value(spec).expect("spec");
+        serde_json::to_value(stateful_set(&owner(), &spec, "skylark:1", "abcd")).expect("json")
+    }
+
+    #[test]
+    fn pod_overrides_replace_the_defaults() {
+        let sts = render(json!({
+            "pod": {
+                "nodeSelector": {"disk": "ssd"},
+                "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "mq", "effect": "NoSchedule"}],
+                "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}}
+            },
+            "resources": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "4Gi"}}
+        }));
+        let pod = &sts["spec"]["template"]["spec"];
+        assert_eq!(pod["nodeSelector"], json!({"disk": "ssd"}));
+        assert_eq!(pod["tolerations"][0]["key"], "dedicated");
+        assert!(pod["affinity"]["nodeAffinity"].is_object());
+        assert!(
+            pod["affinity"]["podAntiAffinity"].is_null(),
+            "the spec's affinity replaces the default"
+        );
+        assert_eq!(
+            pod["containers"][0]["resources"]["requests"]["memory"],
+            "4Gi"
+        );
+    }
+
+    #[test]
+    fn defaults_spread_pods_and_run_as_the_image_user() {
+        let sts = render(json!({}));
+        let pod = &sts["spec"]["template"]["spec"];
+        let term = &pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+            [0];
+        assert_eq!(
+            term["podAffinityTerm"]["topologyKey"],
+            "kubernetes.io/hostname"
+        );
+        assert_eq!(
+            term["podAffinityTerm"]["labelSelector"]["matchLabels"][GROUP_LABEL],
+            "orders"
+        );
+        assert!(pod["tolerations"].is_null() && pod["nodeSelector"].is_null());
+        assert_eq!(pod["securityContext"]["fsGroup"], BROKER_UID);
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        let claim = &sts["spec"]["volumeClaimTemplates"][0]["spec"];
+        assert_eq!(claim["resources"]["requests"]["storage"], "10Gi");
+        assert!(claim["storageClassName"].is_null());
+    }
+
+    #[test]
+    fn container_wiring() {
+        let sts = render(json!({}));
+        let spec = &sts["spec"];
+        assert_eq!(
+            spec["selector"]["matchLabels"],
+            json!(selector_labels("orders"))
+        );
+        assert_eq!(
+            spec["template"]["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "skylark-operator"
+        );
+        assert_eq!(
+            spec["template"]["metadata"]["annotations"][CONFIG_HASH_ANNOTATION],
+            "abcd"
+        );
+        let c = &spec["template"]["spec"]["containers"][0];
+        let ports: Vec<(&str, i64)> = c["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().expect("name"),
+                    p["containerPort"].as_i64().expect("port"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                ("remoting", 10911),
+                ("fast", 10909),
+                ("ha", 10912),
+                ("http", 8080)
+            ]
+        );
+        assert_eq!(c["readinessProbe"]["httpGet"]["port"], "http");
+        assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+        assert_eq!(
+            c["env"][0]["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.name"
+        );
+        assert_eq!(
+            c["env"][1]["valueFrom"]["fieldRef"]["fieldPath"],
+            "status.podIP"
+        );
+        let mounts: Vec<&str> = c["volumeMounts"]
+            .as_array()
+            .expect("mounts")
+            .iter()
+            .map(|m| m["mountPath"].as_str().expect("path"))
+            .collect();
+        assert_eq!(mounts, [DATA_DIR, CONFIG_DIR, RUN_DIR]);
+        let volumes = &spec["template"]["spec"]["volumes"];
+        assert_eq!(volumes[0]["configMap"]["name"], "orders-config");
+        assert!(volumes[1]["emptyDir"].is_object());
+    }
+
+    #[test]
+    fn services_and_budget_select_the_group() {
+        let headless = serde_json::to_value(headless_service(&owner())).expect("json");
+        assert_eq!(headless["spec"]["publishNotReadyAddresses"], true);
+        assert_eq!(
+            headless["spec"]["selector"],
+            json!(selector_labels("orders"))
+        );
+        let client = serde_json::to_value(client_service(&owner())).expect("json");
+        assert!(client["spec"]["clusterIP"].is_null());
+        assert_eq!(client["spec"]["ports"][0]["port"], 10911);
+        let pdb = serde_json::to_value(disruption_budget(&owner())).expect("json");
+        assert_eq!(
+            pdb["spec"]["selector"]["matchLabels"],
+            json!(selector_labels("orders"))
+        );
+        assert_eq!(
+            selector_string("orders"),
+            "app.kubernetes.io/instance=orders,app.kubernetes.io/name=skylark-broker,skylark.io/broker-group=orders"
+        );
+    }
+
+    #[test]
+    fn config_hash_follows_the_data() {
+        let spec: BrokerGroupSpec = serde_json::from_value(json!({})).expect("spec");
+        let a = config_map(&owner(), &spec, "ns:9876");
+        let b = config_map(&owner(), &spec, "ns:9877");
+        assert_eq!(config_hash(&a), config_hash(&a.clone()));
+        assert_ne!(config_hash(&a), config_hash(&b));
+        assert_eq!(config_hash(&a).len(), 8);
+    }
+}
