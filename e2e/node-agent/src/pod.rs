@@ -276,6 +276,9 @@ async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, m
         let began = Instant::now();
         let pid = child.id();
         tracing::info!(pod = ?env.pod.metadata.name, container = %c.name, ?pid, program = %launch.program.display(), "container started");
+        if c.lifecycle.as_ref().is_some_and(|l| l.post_start.is_some()) {
+            tracing::warn!(pod = ?env.pod.metadata.name, container = %c.name, "postStart hooks are not supported by the node agent; not run");
+        }
         let has_readiness = c.readiness_probe.is_some() && !init;
         let has_startup = c.startup_probe.is_some() && !init;
         status_of(shared, init, idx, |s| {
@@ -300,7 +303,11 @@ async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, m
             }
             Event::Stop => {
                 let grace = stop.borrow().grace();
-                (terminate(&mut child, grace).await, true, None)
+                let begun = Instant::now();
+                if grace > Duration::ZERO {
+                    pre_stop(&env, &c, &launch, grace).await;
+                }
+                (terminate(&mut child, grace.saturating_sub(begun.elapsed())).await, true, None)
             }
         };
         if let Some(p) = probes {
@@ -344,6 +351,27 @@ async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, m
             return None;
         }
         backoff = (backoff * 2).min(max_backoff);
+    }
+}
+
+/// Runs the container's preStop hook (exec only) within the grace period.
+async fn pre_stop(env: &PodEnv, c: &Container, launch: &Launch, grace: Duration) {
+    let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) else { return };
+    let name = env.pod.metadata.name.as_deref().unwrap_or("");
+    let Some(argv) = hook.exec.as_ref().and_then(|e| e.command.clone()) else {
+        tracing::warn!(pod = name, container = %c.name, "only exec preStop hooks are supported; this one was not run");
+        return;
+    };
+    match launch.spawn(None, Some(&argv)) {
+        Ok(mut child) => {
+            if tokio::time::timeout(grace, child.wait()).await.is_err() {
+                if let Some(pid) = child.id() {
+                    crate::container::signal_group(pid, libc::SIGKILL);
+                }
+                let _ = child.wait().await;
+            }
+        }
+        Err(e) => tracing::warn!(pod = name, container = %c.name, error = %e, "preStop hook failed to start"),
     }
 }
 
