@@ -546,3 +546,6 @@ impl ClientInstance {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
