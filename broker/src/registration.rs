@@ -83,6 +83,13 @@ impl Broker {
 
     /// Registers with every nameserver in parallel.
     pub(crate) async fn register_all(&self, client: &RemotingClient) -> RegisterOutcome {
+        if self.ha_role.is_fenced() {
+            // A fenced master stays out of the routes (ha/role.rs); ready all the same.
+            return RegisterOutcome {
+                registered: 0,
+                configured: 0,
+            };
+        }
         let addrs = self.config.namesrv_addrs();
         let configured = addrs.len();
         let Some(request) = self.register_request() else {

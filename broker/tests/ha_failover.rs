@@ -73,7 +73,7 @@ async fn old_master_cuts_the_tail_it_stored_while_its_replica_was_down() {
 async fn failover(replica_crashes_first: bool) {
     let cluster = HaCluster::start();
     let sync_flush = ("flushDiskType", "SYNC_FLUSH".to_owned());
-    let mut a = cluster.broker("a", 0, "SYNC_MASTER", &[sync_flush.clone()]);
+    let mut a = cluster.broker("a", 0, "SYNC_MASTER", std::slice::from_ref(&sync_flush));
     let mut b = cluster.broker(
         "b",
         1,

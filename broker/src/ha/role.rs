@@ -250,6 +250,11 @@ impl HaRole {
         Ok(())
     }
 
+    /// Whether the broker is a fenced master.
+    pub fn is_fenced(&self) -> bool {
+        self.state().role == Role::Fenced
+    }
+
     /// Whether sends are accepted now.
     pub fn is_writable(&self) -> bool {
         self.writable.load(Ordering::Acquire)

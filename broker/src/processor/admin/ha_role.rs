@@ -33,6 +33,8 @@ use crate::ha::role::{Role, RoleError};
 
 /// Timeout of a status request to a master.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a new master keeps trying to tell its former master the epoch.
+const TELL_FORMER_FOR: Duration = Duration::from_secs(120);
 /// How long a role change waits for replicated appends to stop.
 const QUIESCE_LIMIT: Duration = Duration::from_secs(3);
 
@@ -68,7 +70,7 @@ impl Broker {
         match request.request_code() {
             RequestCode::HA_PROMOTE => self.ha_promote(request).await,
             RequestCode::HA_FOLLOW => self.ha_follow(request).await,
-            RequestCode::HA_STATUS => self.ha_status(request),
+            RequestCode::HA_STATUS => self.ha_status(request).await,
             _ => Ok(skylark_remoting::not_supported(request)),
         }
     }
@@ -85,16 +87,29 @@ impl Broker {
     }
 
     /// Learns of `epoch`; a master of an older one is fenced at once.
-    fn learn_epoch(&self, epoch: i32) {
-        if self.ha_role.observe_epoch(epoch) {
+    /// Whether it was.
+    fn learn_epoch(&self, epoch: i32) -> bool {
+        let fenced = self.ha_role.observe_epoch(epoch);
+        if fenced {
             self.store.set_slave(true);
         }
+        fenced
     }
 
-    fn ha_status(&self, request: &RemotingCommand) -> Outcome {
+    /// Takes a just-fenced master out of the nameservers' routes (it no
+    /// longer registers either), so producers stop being sent to it.
+    async fn leave_routes(&self) {
+        let client = RemotingClient::new(ClientConfig::default());
+        self.unregister_all(&client).await;
+        client.shutdown();
+    }
+
+    async fn ha_status(&self, request: &RemotingCommand) -> Outcome {
         let h: HaStatusRequestHeader = header(request)?;
         if let Some(epoch) = h.epoch {
-            self.learn_epoch(epoch);
+            if self.learn_epoch(epoch) {
+                self.leave_routes().await;
+            }
         }
         Ok(success(request).with_body(self.ha_status_body().encode(KeyStyle::Unquoted)))
     }
@@ -157,6 +172,10 @@ impl Broker {
             return Ok(refused(request, &error));
         }
         tracing::warn!(epoch = h.epoch, "promotion requested");
+        let former = self
+            .ha
+            .master_addr()
+            .filter(|m| *m != self.config.broker_addr());
         self.ha.stop_replication();
         let end = self.quiesce().await;
         if let Err(error) = self.ha_role.promote(h.epoch, end) {
@@ -168,6 +187,9 @@ impl Broker {
             master => master,
         };
         self.ha.become_master(role, 0);
+        if let Some(former) = former {
+            tokio::spawn(tell_former_master(former, h.epoch));
+        }
         Ok(success(request).with_body(self.ha_status_body().encode(KeyStyle::Unquoted)))
     }
 
@@ -205,7 +227,9 @@ impl Broker {
             }
         };
         if master.epoch > h.epoch {
-            self.learn_epoch(master.epoch);
+            if self.learn_epoch(master.epoch) {
+                self.leave_routes().await;
+            }
             return Ok(reply(
                 request,
                 ResponseCode::CONTROLLER_FENCED_MASTER_EPOCH,
@@ -348,6 +372,30 @@ impl Broker {
             )));
         }
         self.reconcile_with(&master).await.map_err(failed)
+    }
+}
+
+/// Tells the master this broker followed before its promotion about the
+/// new epoch, which fences it (best effort: a master that is down or cut
+/// off learns it from the operator's FOLLOW, or from a replica's handshake).
+/// Retried while it does not answer, up to [`TELL_FORMER_FOR`].
+async fn tell_former_master(former: String, epoch: i32) {
+    let give_up = tokio::time::Instant::now() + TELL_FORMER_FOR;
+    loop {
+        match fetch_status(&former, epoch).await {
+            Ok(status) => {
+                tracing::info!(former = %former, role = %status.role, epoch, "told the former master of the new epoch");
+                return;
+            }
+            Err(StatusError::NotSupported) => return,
+            Err(StatusError::Failed(why)) => {
+                if tokio::time::Instant::now() >= give_up {
+                    tracing::warn!(former = %former, epoch, %why, "could not tell the former master of the new epoch");
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
