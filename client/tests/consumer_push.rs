@@ -165,13 +165,15 @@ async fn orderly_listener_sees_each_queue_in_order() {
     assert_eq!(suspended.lock().unwrap().len(), 5);
 }
 
+/// Body → (reconsume times, topic) of each delivery.
+type Deliveries = Arc<Mutex<HashMap<String, Vec<(i32, String)>>>>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconsume_later_comes_back_through_the_retry_topic() {
     let s = Standalone::start();
     let topic = "RetryTopic";
     s.create_topic(topic, 2).await;
-    // body → reconsume times of each delivery
-    let deliveries: Arc<Mutex<HashMap<String, Vec<(i32, String)>>>> = Arc::default();
+    let deliveries: Deliveries = Arc::default();
     let mut config = PushConsumerConfig::new("RetryGroup", s.client("retry-consumer"));
     config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
     let mut c = PushConsumer::new(config);
