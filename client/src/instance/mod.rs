@@ -45,7 +45,7 @@ pub(crate) struct Inner {
     broker_addrs: RwLock<BrokerAddrTable>,
     pub(crate) heartbeat: Mutex<HeartbeatRegistry>,
     router: Arc<Router>,
-    uniq: UniqIdGenerator,
+    uniq: &'static UniqIdGenerator,
     pub(crate) transaction_checks:
         std::sync::OnceLock<Arc<crate::producer::transaction::CheckHandler>>,
     shut_down: AtomicBool,
@@ -56,6 +56,14 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.remoting.shutdown();
     }
+}
+
+/// The process's UNIQ_KEY generator, one for all instances as Java has one
+/// per JVM: ids of two instances must not collide within a millisecond. It
+/// takes the IP of the first instance made.
+fn uniq_generator(ip: std::net::IpAddr) -> &'static UniqIdGenerator {
+    static UNIQ: std::sync::OnceLock<UniqIdGenerator> = std::sync::OnceLock::new();
+    UNIQ.get_or_init(|| UniqIdGenerator::new(ip))
 }
 
 /// Instances by client id and nameserver list; weak, so dropping the last
@@ -93,7 +101,7 @@ impl ClientInstance {
         let (stop, stopped) = watch::channel(false);
         let inner = Arc::new(Inner {
             client_id: config.client_id(),
-            uniq: UniqIdGenerator::new(config.client_ip),
+            uniq: uniq_generator(config.client_ip),
             config,
             remoting,
             namesrv_index: AtomicUsize::new(0),
