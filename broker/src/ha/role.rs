@@ -324,16 +324,17 @@ impl HaRole {
         fenced
     }
 
-    /// Stops writes before a role change (the state says why only once the
-    /// change is saved).
-    pub fn stop_writes(&self) {
-        self.writable.store(false, Ordering::SeqCst);
-    }
-
-    /// Allows writes again after a role change failed on a writable master.
-    pub fn resume_writes_if_master(&self) {
-        if self.state().role == Role::Master {
-            self.writable.store(true, Ordering::SeqCst);
+    /// Fences a master before it follows another one (saved; a replica
+    /// is left as it is). Its replicas' handshakes then refuse to follow it.
+    pub fn fence(&self) {
+        let mut next = self.state();
+        if next.role != Role::Master {
+            self.writable.store(false, Ordering::SeqCst);
+            return;
+        }
+        next.role = Role::Fenced;
+        if let Err(error) = self.set(next) {
+            tracing::error!(%error, "cannot save the fence (it stands in memory)");
         }
     }
 
@@ -554,6 +555,17 @@ mod tests {
         drop(role);
         let role = HaRole::open(dir.path(), MASTER, 0).unwrap();
         assert_eq!(role.state().role, Role::Fenced);
+    }
+
+    #[test]
+    fn a_master_fenced_for_a_follow_stays_fenced() {
+        let dir = tempfile::tempdir().unwrap();
+        let role = HaRole::open(dir.path(), MASTER, 0).unwrap();
+        role.fence();
+        assert!(role.is_fenced() && !role.is_writable());
+        assert_eq!(role.epoch(), 1, "fencing alone moves no epoch");
+        drop(role);
+        assert!(HaRole::open(dir.path(), MASTER, 0).unwrap().is_fenced());
     }
 
     #[test]

@@ -250,16 +250,13 @@ impl Broker {
             ));
         }
         tracing::warn!(master = %h.master_addr, epoch = h.epoch, "following a new master");
-        // No write may be accepted from here on.
-        self.ha_role.stop_writes();
+        // No write may be accepted from here on, even if the change fails
+        // below: the master of an epoch at least ours exists.
+        self.ha_role.fence();
         self.store.set_slave(true);
         self.ha.stop_replication();
         self.quiesce().await;
         if let Err(why) = self.reconcile_with(&master).await {
-            self.ha_role.resume_writes_if_master();
-            if self.ha_role.is_writable() {
-                self.store.set_slave(false);
-            }
             return Ok(reply(request, ResponseCode::SYSTEM_ERROR, why));
         }
         let broker_id = h
