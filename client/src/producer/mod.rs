@@ -431,8 +431,16 @@ impl Producer {
             sys_flag |= MessageSysFlag::TRANSACTION_PREPARED_TYPE;
         }
         let uniq_ids = msg.properties.uniq_key().unwrap_or_default().to_owned();
+        let reconsume = retry_fields(&msg.topic, &msg.properties);
+        if reconsume.is_some() {
+            // They travel in the header instead, as Java's sendKernelImpl does.
+            msg.properties
+                .remove(skylark_protocol::message::property::RECONSUME_TIME);
+            msg.properties
+                .remove(skylark_protocol::message::property::MAX_RECONSUME_TIMES);
+        }
         Ok(Prepared {
-            reconsume: retry_fields(&msg.topic, &msg.properties),
+            reconsume,
             properties: msg.properties.to_property_string(),
             topic: msg.topic,
             body,
