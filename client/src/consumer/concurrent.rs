@@ -22,25 +22,19 @@ use crate::error::ClientError;
 /// locally (Java's 5 s).
 const LOCAL_RETRY_DELAY: Duration = Duration::from_secs(5);
 
-/// Splits `msgs` into batches and spawns a listener call for each.
+/// Consumes one pull's messages in a task of their own: listener calls of
+/// up to `consume_message_batch_max_size` messages each, given slices of
+/// the pulled batch (no per-message task or copy).
 pub(crate) fn submit(
     shared: &Arc<Shared>,
     mq: &MessageQueue,
     pq: &Arc<ProcessQueue>,
     msgs: Vec<MessageExt>,
 ) {
-    let batch = shared.config.consume_message_batch_max_size;
-    let mut msgs = msgs.into_iter();
-    loop {
-        let chunk: Vec<MessageExt> = msgs.by_ref().take(batch).collect();
-        if chunk.is_empty() {
-            return;
-        }
-        tokio::spawn(consume(shared.clone(), mq.clone(), pq.clone(), chunk));
-    }
+    tokio::spawn(consume(shared.clone(), mq.clone(), pq.clone(), msgs));
 }
 
-/// Resubmits `msgs` after `delay` (messages whose send-back failed).
+/// Resubmits `msgs` after a pause (messages whose send-back failed).
 fn submit_later(
     shared: &Arc<Shared>,
     mq: &MessageQueue,
@@ -59,69 +53,72 @@ async fn consume(
     shared: Arc<Shared>,
     mq: MessageQueue,
     pq: Arc<ProcessQueue>,
-    mut msgs: Vec<MessageExt>,
+    msgs: Vec<MessageExt>,
 ) {
     let Listener::Concurrently(listener) = &shared.listener else {
         return;
     };
+    // One permit per pulled batch bounds the listener calls running at once.
     let Ok(_permit) = shared.permits.clone().acquire_owned().await else {
         return;
     };
-    if pq.is_dropped() {
-        return;
-    }
-    pq.touch_consume();
-    let mut ctx = ConsumeConcurrentlyContext {
-        message_queue: mq.clone(),
-        delay_level_when_next_consume: 0,
-        ack_index: i32::MAX,
-    };
-    let status = run_guarded(|| listener.consume_message(&msgs, &mut ctx))
-        .await
-        .unwrap_or_else(|| {
-            tracing::warn!(%mq, "listener panicked; messages will be redelivered");
-            ConsumeConcurrentlyStatus::ReconsumeLater
-        });
-    if pq.is_dropped() {
-        // The queue moved to another member, which consumes these again.
-        tracing::debug!(%mq, "queue dropped during consumption; result not processed");
-        return;
-    }
-    let len = msgs.len();
-    let acked = match status {
-        ConsumeConcurrentlyStatus::ConsumeSuccess => usize::try_from(ctx.ack_index)
-            .map_or(0, |i| i.saturating_add(1))
-            .min(len),
-        ConsumeConcurrentlyStatus::ReconsumeLater => 0,
-    };
     let mut local_retry = Vec::new();
-    if acked < len {
-        match shared.config.message_model {
-            MessageModel::Broadcasting => {
-                for m in &msgs[acked..] {
+    for chunk in msgs.chunks(shared.config.consume_message_batch_max_size) {
+        if pq.is_dropped() {
+            return;
+        }
+        pq.touch_consume();
+        let mut ctx = ConsumeConcurrentlyContext {
+            message_queue: mq.clone(),
+            delay_level_when_next_consume: 0,
+            ack_index: i32::MAX,
+        };
+        let status = run_guarded(|| listener.consume_message(chunk, &mut ctx))
+            .await
+            .unwrap_or_else(|| {
+                tracing::warn!(%mq, "listener panicked; messages will be redelivered");
+                ConsumeConcurrentlyStatus::ReconsumeLater
+            });
+        if pq.is_dropped() {
+            // The queue moved to another member, which consumes these again.
+            tracing::debug!(%mq, "queue dropped during consumption; result not processed");
+            return;
+        }
+        let acked = match status {
+            ConsumeConcurrentlyStatus::ConsumeSuccess => usize::try_from(ctx.ack_index)
+                .map_or(0, |i| i.saturating_add(1))
+                .min(chunk.len()),
+            ConsumeConcurrentlyStatus::ReconsumeLater => 0,
+        };
+        // Offsets of messages retried locally stay in the process queue.
+        let mut kept: Vec<i64> = Vec::new();
+        for m in &chunk[acked..] {
+            match shared.config.message_model {
+                MessageModel::Broadcasting => {
                     tracing::warn!(%mq, msg_id = %m.msg_id(), "broadcast message not consumed; dropped");
                 }
-            }
-            MessageModel::Clustering => {
-                let failed: Vec<MessageExt> = msgs.drain(acked..).collect();
-                for mut m in failed {
+                MessageModel::Clustering => {
                     if let Err(error) =
-                        send_message_back(&shared, &m, ctx.delay_level_when_next_consume).await
+                        send_message_back(&shared, m, ctx.delay_level_when_next_consume).await
                     {
                         tracing::warn!(%mq, msg_id = %m.msg_id(), %error, "send back failed; consuming again locally");
-                        m.stored.reconsume_times += 1;
-                        local_retry.push(m);
-                    } else {
-                        msgs.push(m);
+                        let mut again = m.clone();
+                        again.stored.reconsume_times += 1;
+                        kept.push(again.queue_offset());
+                        local_retry.push(again);
                     }
                 }
             }
         }
-    }
-    // Messages retried locally stay in the process queue, holding the offset.
-    let offset = pq.remove(msgs.iter().map(MessageExt::queue_offset));
-    if offset >= 0 && !pq.is_dropped() {
-        shared.offsets.update(&mq, offset, true);
+        let offset = pq.remove(
+            chunk
+                .iter()
+                .map(MessageExt::queue_offset)
+                .filter(|o| !kept.contains(o)),
+        );
+        if offset >= 0 && !pq.is_dropped() {
+            shared.offsets.update(&mq, offset, true);
+        }
     }
     if !local_retry.is_empty() {
         submit_later(&shared, &mq, &pq, local_retry);
