@@ -41,7 +41,7 @@ async fn send_many(client: &RemotingClient, addr: &str, n: usize) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_master_replica_has_every_message_byte_for_byte_and_the_config() {
     let cluster = HaCluster::start();
-    let master = cluster.broker("master", 0, "ASYNC_MASTER", &[]);
+    let mut master = cluster.broker("master", 0, "ASYNC_MASTER", &[]);
     let replica = cluster.broker(
         "replica",
         1,
@@ -51,6 +51,12 @@ async fn async_master_replica_has_every_message_byte_for_byte_and_the_config() {
             ("slaveReadEnable", "true".into()),
         ],
     );
+    // An empty replica is streamed the master's newest file only (Java's
+    // rule): it must be connected before the first file fills.
+    eventually("the replica connects", || async {
+        master.metric("skylark_ha_replicas_connected") == Some(1.0)
+    })
+    .await;
     let client = RemotingClient::default();
     create_topic(&client, &master.addr, TOPIC, QUEUES).await;
     let counts = send_many(&client, &master.addr, 1000).await;
@@ -97,6 +103,11 @@ async fn async_master_replica_has_every_message_byte_for_byte_and_the_config() {
     // A replica takes no sends.
     let refused = send(&client, &replica.addr, TOPIC, 0, b"to a replica").await;
     assert_eq!(refused.response_code(), ResponseCode::SERVICE_NOT_AVAILABLE);
+
+    // With the master gone, consumers still read everything from the replica.
+    let before = pull_all(&client, &replica.addr, TOPIC, 3, counts[3]).await;
+    master.kill();
+    assert!(before == pull_all(&client, &replica.addr, TOPIC, 3, counts[3]).await);
     client.shutdown();
 }
 

@@ -117,6 +117,28 @@ impl HaCluster {
     }
 }
 
+impl Drop for HaCluster {
+    /// A failing test shows the tail of every process's log.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(self.dir.path()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                eprintln!(
+                    "--- {} ---\n{}",
+                    path.display(),
+                    skylark_testkit::skylark::log_excerpt(&path, 40)
+                );
+            }
+        }
+    }
+}
+
 impl HaNode {
     /// SIGKILL, as a crash.
     pub(crate) fn kill(&mut self) {
