@@ -8,7 +8,8 @@
 //! request, a replica's handshake), fences a master at once. The state is
 //! saved in `haRole.json` in the store root before it takes effect, so a
 //! fenced or deposed master stays so across a restart even when its config
-//! file still names it master; only `HA_PROMOTE` makes it master again.
+//! file still names it master, and a broker told to follow a master keeps
+//! following it; only `HA_PROMOTE` makes it master again.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,6 +67,16 @@ pub struct RoleRecord {
     /// That master's HA address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_ha_addr: Option<String>,
+}
+
+impl RoleRecord {
+    /// A replica never registers as 0 (a master's id).
+    fn with_replica_id(mut self) -> Self {
+        if self.role == Role::Slave && self.broker_id == 0 {
+            self.broker_id = 1;
+        }
+        self
+    }
 }
 
 /// The role its config file gives a broker.
@@ -142,7 +153,12 @@ impl HaRole {
             .as_ref()
             .map_or(0, |s| s.epoch)
             .max(epochs.last_epoch());
-        let state = if configured.master {
+        // A replica told to follow a master (HA_FOLLOW) keeps following it,
+        // whatever its config file says: that request is the newer decision.
+        let told_to_follow = saved
+            .as_ref()
+            .is_some_and(|s| s.role == Role::Slave && s.master_addr.is_some());
+        let state = if configured.master && !told_to_follow {
             let deposed = saved
                 .as_ref()
                 .is_some_and(|s| s.role != Role::Master || s.epoch > epochs.last_epoch());
@@ -186,6 +202,7 @@ impl HaRole {
                 master_ha_addr: followed.as_ref().and_then(|s| s.master_ha_addr.clone()),
                 master_addr: followed.and_then(|s| s.master_addr),
             }
+            .with_replica_id()
         };
         let role = Self {
             epochs,
@@ -551,10 +568,15 @@ mod tests {
             Some("127.0.0.1:10912")
         );
         assert_eq!(role.state().broker_id, 1);
-        // And started with a master config it is fenced, not master.
+        // Started with its old master config it still follows that master.
         drop(role);
         let role = HaRole::open(dir.path(), MASTER, 0).unwrap();
-        assert_eq!(role.state().role, Role::Fenced);
+        let s = role.state();
+        assert_eq!(
+            (s.role, s.broker_id, s.master_addr.as_deref()),
+            (Role::Slave, 1, Some("127.0.0.1:10911"))
+        );
+        assert!(!role.is_writable());
     }
 
     #[test]
