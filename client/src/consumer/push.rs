@@ -404,6 +404,13 @@ impl PushConsumer {
         qs
     }
 
+    /// The state of a held queue (cached messages, lock), for monitoring.
+    pub fn process_queue(&self, mq: &MessageQueue) -> Option<Arc<ProcessQueue>> {
+        self.running
+            .as_ref()
+            .and_then(|r| r.shared.queues().get(mq).cloned())
+    }
+
     /// Rebalances now rather than at the next period.
     pub fn rebalance_now(&self) {
         if let Some(r) = &self.running {
