@@ -6,8 +6,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use skylark_client::MessageQueue;
 use skylark_client::consumer::{
-    ConsumeFromWhere, LitePullConsumer, LitePullConsumerConfig, MessageSelector,
+    ConsumeFromWhere, LitePullConsumer, LitePullConsumerConfig, MessageSelector, build_subscription,
 };
+use skylark_protocol::{RemotingCommand, RequestCode};
 
 use crate::client_args::{ClientArgs, OutputArgs, run_client};
 use crate::errors::Incomplete;
@@ -104,12 +105,51 @@ impl ConsumeCommand {
         })
     }
 
+    /// Asks each broker of the topic whether it can filter by `selector`
+    /// (CHECK_CLIENT_CONFIG, as Java's consumer does at start), so that a
+    /// broker without enablePropertyFilter or a malformed expression is an
+    /// error now rather than a consumer that never gets anything.
+    async fn check_with_brokers(&self, selector: &MessageSelector) -> anyhow::Result<()> {
+        let admin = self.client.admin()?;
+        let route = admin
+            .topic_route(&self.topic)
+            .await
+            .with_context(|| format!("looking up topic {}", self.topic))?;
+        let subscription = build_subscription(&self.topic, selector)?;
+        let body = serde_json::to_vec(&serde_json::json!({
+            "clientId": admin.instance().client_id(),
+            "group": self.group,
+            "subscriptionData": subscription,
+        }))?;
+        for broker in &route.broker_datas {
+            let Some(addr) = broker.master_addr() else {
+                continue;
+            };
+            let check = RemotingCommand::bare_request(RequestCode::CHECK_CLIENT_CONFIG)
+                .with_body(body.clone());
+            admin
+                .instance()
+                .invoke_ok(addr, check)
+                .await
+                .with_context(|| {
+                    format!(
+                        "checking the SQL92 expression with broker {}",
+                        broker.broker_name
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
     /// Polls, prints and commits until the count, the deadline or Ctrl-C.
     async fn consume(&self, consumer: &LitePullConsumer) -> anyhow::Result<()> {
         let selector = match &self.sql {
             Some(sql) => MessageSelector::Sql92(sql.clone()),
             None => MessageSelector::Tag(self.tag.clone()),
         };
+        if self.sql.is_some() {
+            self.check_with_brokers(&selector).await?;
+        }
         consumer
             .subscribe_with(&self.topic, selector)
             .await

@@ -231,9 +231,7 @@ pub(crate) fn hint(code: ResponseCode, remark: &str) -> &'static str {
             "create it with `skylark group create --group NAME` (or set \
              autoCreateSubscriptionGroup=true in broker.conf)"
         }
-        ResponseCode::SUBSCRIPTION_PARSE_FAILED | ResponseCode::SUBSCRIPTION_NOT_EXIST
-            if remark.contains("SQL92") || remark.contains("does not support") =>
-        {
+        _ if remark.contains("does not support consumer to filter message") => {
             "SQL92 filtering needs enablePropertyFilter=true in the broker's broker.conf"
         }
         ResponseCode::SUBSCRIPTION_PARSE_FAILED => {

@@ -173,3 +173,68 @@ fn lines_from_stdin_and_a_file_become_messages_with_their_bodies() {
     assert_eq!(short.stdout.lines().count(), 2, "{short}");
     assert!(short.stderr.starts_with("error: "), "{short}");
 }
+
+#[test]
+fn sql_selectors_filter_by_property_and_a_broker_without_them_says_so() {
+    let filtering = Standalone::start(&["enablePropertyFilter=true"]);
+    filtering.ok(&["topic", "create", "--topic", "SqlTopic", "--queues", "2"]);
+    for a in 1..=6 {
+        let property = format!("a={a}");
+        filtering.ok(&[
+            "produce",
+            "--topic",
+            "SqlTopic",
+            "--count",
+            "1",
+            "--property",
+            &property,
+        ]);
+    }
+    let got = filtering
+        .ok(&[
+            "consume",
+            "--topic",
+            "SqlTopic",
+            "--group",
+            "SqlGroup",
+            "--from",
+            "first",
+            "--sql",
+            "a BETWEEN 3 AND 4",
+            "--count",
+            "2",
+            "-o",
+            "json",
+        ])
+        .json_lines();
+    let mut values: Vec<&str> = got
+        .iter()
+        .map(|m| m["properties"]["a"].as_str().unwrap())
+        .collect();
+    values.sort_unstable();
+    assert_eq!(values, ["3", "4"]);
+
+    let malformed = filtering.run(&[
+        "consume", "--topic", "SqlTopic", "--group", "SqlBad", "--sql", "a >>> 3", "--count", "1",
+    ]);
+    assert_eq!(malformed.code, Some(3), "{malformed}");
+    assert!(
+        malformed
+            .stderr
+            .contains("SUBSCRIPTION_PARSE_FAILED (code 23)"),
+        "{malformed}"
+    );
+
+    let plain = Standalone::start(&[]);
+    plain.ok(&["topic", "create", "--topic", "SqlTopic"]);
+    let refused = plain.run(&[
+        "consume", "--topic", "SqlTopic", "--group", "SqlGroup", "--sql", "a > 3", "--count", "1",
+    ]);
+    assert_eq!(refused.code, Some(3), "{refused}");
+    assert_eq!(refused.stderr.lines().count(), 1, "{refused}");
+    assert!(refused.stderr.contains("(code 1)"), "{refused}");
+    assert!(
+        refused.stderr.contains("enablePropertyFilter=true"),
+        "{refused}"
+    );
+}

@@ -67,6 +67,11 @@ impl Standalone {
         }
     }
 
+    /// Its broker's remoting address.
+    pub(crate) fn broker(&self) -> String {
+        self.server.addr("broker")
+    }
+
     /// A path in its temporary directory.
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
