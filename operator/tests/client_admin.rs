@@ -105,11 +105,10 @@ async fn groups_lag_members_and_offsets_from_a_real_broker() {
         .await
         .expect("deleting an absent group is fine");
 
-    let offset = admin
-        .commit_log_max_offset(addr)
-        .await
-        .expect("runtime info");
-    assert!(offset >= 0, "{offset}");
+    let state = admin.broker_state(addr).await.expect("HA status");
+    assert_eq!(state.role, "MASTER");
+    assert!(state.commit_log_max_offset >= 0, "{state:?}");
+    assert_eq!(state.in_sync_replicas, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +117,7 @@ async fn an_unreachable_broker_is_reported_with_its_address() {
     let addr = format!("127.0.0.1:{port}");
     let admin = ClientAdmin::start().expect("admin");
     let error = admin
-        .commit_log_max_offset(&addr)
+        .broker_state(&addr)
         .await
         .expect_err("nothing listens");
     assert_eq!(error.unreachable_addr(), Some(addr.as_str()), "{error}");

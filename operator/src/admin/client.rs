@@ -6,7 +6,7 @@ use skylark_protocol::body::{Body as _, ConsumerConnection, SubscriptionGroupCon
 use skylark_protocol::headers::GetConsumerConnectionListRequestHeader;
 use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
 
-use super::{AdminError, BrokerAdmin, GroupSettings, TopicLagOnBroker, TopicSettings};
+use super::{AdminError, BrokerAdmin, BrokerState, GroupSettings, TopicLagOnBroker, TopicSettings};
 
 /// The brokers as reached through skylark-client. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -170,18 +170,40 @@ impl BrokerAdmin for ClientAdmin {
         }
     }
 
-    async fn commit_log_max_offset(&self, addr: &str) -> Result<i64, AdminError> {
-        let info = self
-            .admin
-            .broker_runtime_info(addr)
-            .await
-            .map_err(|e| convert(addr, e))?;
-        info.get("commitLogMaxOffset")
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| AdminError::Refused {
-                addr: addr.to_owned(),
-                code: 0,
-                remark: "runtime info has no commitLogMaxOffset".to_owned(),
-            })
+    async fn broker_state(&self, addr: &str) -> Result<BrokerState, AdminError> {
+        match self.admin.ha_status(addr, None).await {
+            Ok(status) => {
+                let in_sync = status.replicas.iter().filter(|r| r.in_sync).count();
+                Ok(BrokerState {
+                    role: status.role,
+                    epoch: i64::from(status.epoch),
+                    commit_log_max_offset: status.commit_log_max_offset,
+                    in_sync_replicas: i32::try_from(in_sync).unwrap_or(i32::MAX),
+                })
+            }
+            // A RocketMQ broker has no HA_STATUS: its offset from runtime info.
+            Err(e) if is_code(&e, ResponseCode::REQUEST_CODE_NOT_SUPPORTED) => {
+                let info = self
+                    .admin
+                    .broker_runtime_info(addr)
+                    .await
+                    .map_err(|e| convert(addr, e))?;
+                let offset = info
+                    .get("commitLogMaxOffset")
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| AdminError::Refused {
+                        addr: addr.to_owned(),
+                        code: 0,
+                        remark: "runtime info has no commitLogMaxOffset".to_owned(),
+                    })?;
+                Ok(BrokerState {
+                    role: "UNKNOWN".to_owned(),
+                    epoch: 0,
+                    commit_log_max_offset: offset,
+                    in_sync_replicas: 0,
+                })
+            }
+            Err(e) => Err(convert(addr, e)),
+        }
     }
 }

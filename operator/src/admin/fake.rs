@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use super::{AdminError, BrokerAdmin, GroupSettings, TopicLagOnBroker, TopicSettings};
+use super::{AdminError, BrokerAdmin, BrokerState, GroupSettings, TopicLagOnBroker, TopicSettings};
 
 /// Topics and groups per broker address, and addresses that do not answer.
 #[derive(Debug, Default, Clone)]
@@ -17,6 +17,7 @@ struct State {
     groups: BTreeMap<String, BTreeMap<String, GroupSettings>>,
     lag: BTreeMap<String, Vec<TopicLagOnBroker>>,
     members: BTreeMap<String, usize>,
+    states: BTreeMap<String, BrokerState>,
     down: BTreeSet<String>,
     calls: Vec<String>,
 }
@@ -67,6 +68,12 @@ impl FakeBrokers {
         let mut state = self.state();
         state.lag.insert(addr.to_owned(), lag);
         state.members.insert(addr.to_owned(), members);
+    }
+
+    /// Sets what `broker_state` answers for `addr` (default: a replica at
+    /// epoch 1 with 1024 bytes of CommitLog).
+    pub(crate) fn set_state(&self, addr: &str, state: BrokerState) {
+        self.state().states.insert(addr.to_owned(), state);
     }
 
     /// Every call made, as `name addr arg`.
@@ -127,8 +134,18 @@ impl BrokerAdmin for FakeBrokers {
         Ok(self.state().members.get(addr).copied().unwrap_or(0))
     }
 
-    async fn commit_log_max_offset(&self, addr: &str) -> Result<i64, AdminError> {
-        self.check(addr, format!("commit_log_max_offset {addr}"))?;
-        Ok(1024)
+    async fn broker_state(&self, addr: &str) -> Result<BrokerState, AdminError> {
+        self.check(addr, format!("broker_state {addr}"))?;
+        Ok(self
+            .state()
+            .states
+            .get(addr)
+            .cloned()
+            .unwrap_or(BrokerState {
+                role: "SLAVE".to_owned(),
+                epoch: 1,
+                commit_log_max_offset: 1024,
+                in_sync_replicas: 0,
+            }))
     }
 }

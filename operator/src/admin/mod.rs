@@ -48,6 +48,19 @@ pub struct TopicLagOnBroker {
     pub lag: i64,
 }
 
+/// A broker's role and replication state as it reports them (HA_STATUS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerState {
+    /// `MASTER`, `SLAVE` or `FENCED` (a master that learned of a newer epoch).
+    pub role: String,
+    /// The newest failover epoch it knows.
+    pub epoch: i64,
+    /// Where its next CommitLog byte goes.
+    pub commit_log_max_offset: i64,
+    /// As master: replicas within haMaxGapNotInSync.
+    pub in_sync_replicas: i32,
+}
+
 /// A failed admin call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdminError {
@@ -128,9 +141,10 @@ pub trait BrokerAdmin: Send + Sync + 'static {
         addr: &str,
         group: &str,
     ) -> impl Future<Output = Result<usize, AdminError>> + Send;
-    /// The broker's CommitLog max offset (GET_BROKER_RUNTIME_INFO).
-    fn commit_log_max_offset(
+    /// The broker's role, epoch, CommitLog offset and in-sync replicas
+    /// (Skylark's HA_STATUS; GET_BROKER_RUNTIME_INFO for a broker without it).
+    fn broker_state(
         &self,
         addr: &str,
-    ) -> impl Future<Output = Result<i64, AdminError>> + Send;
+    ) -> impl Future<Output = Result<BrokerState, AdminError>> + Send;
 }

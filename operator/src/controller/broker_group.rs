@@ -160,22 +160,42 @@ async fn reconcile_inner<A: BrokerAdmin>(
         .list(&ListParams::default().labels(&workload::selector_string(&name)))
         .await?
         .items;
-    let master = old.master.clone().unwrap_or_else(|| format!("{name}-0"));
-    let mut brokers: Vec<BrokerPodStatus> = pods.iter().map(|p| pod_status(p, &master)).collect();
+    let expected_master = old.master.clone().unwrap_or_else(|| format!("{name}-0"));
+    let mut brokers: Vec<BrokerPodStatus> = pods
+        .iter()
+        .map(|p| pod_status(p, &expected_master))
+        .collect();
     brokers.sort_by(|a, b| a.pod.cmp(&b.pod));
     let mut unreachable = Vec::new();
+    // (pod, epoch, in-sync replicas) of each broker that says it is master.
+    let mut masters: Vec<(String, i64, i32)> = Vec::new();
+    let mut epoch = old.epoch;
     for broker in brokers.iter_mut().filter(|b| b.ready) {
         let Some(addr) = broker.address.clone() else {
             continue;
         };
-        match ctx.admin.commit_log_max_offset(&addr).await {
-            Ok(offset) => broker.commit_log_max_offset = Some(offset),
+        match ctx.admin.broker_state(&addr).await {
+            Ok(state) => {
+                broker.commit_log_max_offset = Some(state.commit_log_max_offset);
+                broker.role = role_name(&state.role);
+                epoch = epoch.max(state.epoch);
+                if state.role == "MASTER" {
+                    masters.push((broker.pod.clone(), state.epoch, state.in_sync_replicas));
+                }
+            }
             Err(error) => {
                 tracing::warn!(pod = %broker.pod, %error, "broker did not answer");
                 unreachable.push(format!("{} ({addr}): {error}", broker.pod));
             }
         }
     }
+    // The master is who says so at the newest epoch; until one answers, the
+    // one the status named (or ordinal 0, which starts as master).
+    masters.sort_by_key(|(_, epoch, _)| *epoch);
+    let (master, in_sync_replicas) = match masters.pop() {
+        Some((pod, _, in_sync)) => (pod, in_sync),
+        None => (expected_master, old.in_sync_replicas),
+    };
 
     let sts_status = sts.status.unwrap_or_default();
     let ready_replicas = sts_status.ready_replicas.unwrap_or(0);
@@ -247,9 +267,9 @@ async fn reconcile_inner<A: BrokerAdmin>(
         replicas: sts_status.replicas,
         selector: Some(workload::selector_string(&name)),
         ready_replicas,
-        in_sync_replicas: old.in_sync_replicas,
+        in_sync_replicas,
         master: Some(master),
-        epoch: old.epoch,
+        epoch,
         brokers,
     };
     apply_status(&api, &name, &status).await?;
@@ -330,7 +350,16 @@ where
         .await?)
 }
 
-/// A pod's readiness, address and role.
+/// The status's name of a role HA_STATUS reports.
+fn role_name(reported: &str) -> String {
+    match reported {
+        "MASTER" => "master".to_owned(),
+        "SLAVE" => "replica".to_owned(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+/// A pod's readiness, address and the role it is expected to have.
 fn pod_status(pod: &Pod, master: &str) -> BrokerPodStatus {
     let name = pod.name_any();
     let status = pod.status.as_ref();

@@ -181,13 +181,13 @@ pub struct BrokerGroupStatus {
     /// Pods passing /readyz.
     #[serde(default)]
     pub ready_replicas: i32,
-    /// Replicas within haMaxGapNotInSync of the master.
+    /// Replicas within haMaxGapNotInSync of the master, as the master reports.
     #[serde(default)]
     pub in_sync_replicas: i32,
     /// The pod that is master.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master: Option<String>,
-    /// Failover epoch: bumped each time another pod becomes master.
+    /// Failover epoch: the newest any broker of the group reports.
     #[serde(default)]
     pub epoch: i64,
     /// Each pod's role and CommitLog offset.
@@ -201,7 +201,8 @@ pub struct BrokerGroupStatus {
 pub struct BrokerPodStatus {
     /// Pod name.
     pub pod: String,
-    /// `master` or `replica`.
+    /// `master`, `replica` or `fenced` as the broker reports it (HA_STATUS);
+    /// the expected role while it does not answer.
     pub role: String,
     /// Whether the pod passes /readyz.
     #[serde(default)]

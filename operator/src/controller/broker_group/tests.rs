@@ -7,6 +7,7 @@ use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
 use super::reconcile;
+use crate::admin::BrokerState;
 use crate::admin::fake::FakeBrokers;
 use crate::crd::BrokerGroup;
 use crate::testing::{
@@ -79,6 +80,15 @@ async fn create_applies_every_object_and_reports_ready() {
     ];
     let (client, log) = mock_client(cluster(2, 2, pods));
     let brokers = FakeBrokers::default();
+    brokers.set_state(
+        "10.0.0.10:10911",
+        BrokerState {
+            role: "MASTER".to_owned(),
+            epoch: 4,
+            commit_log_max_offset: 4096,
+            in_sync_replicas: 1,
+        },
+    );
     let ctx = context(client, brokers.clone());
     let bg = broker_group(
         json!({"replicas": 2, "replicationMode": "sync", "storage": {"size": "20Gi", "storageClassName": "fast"}}),
@@ -156,14 +166,16 @@ async fn create_applies_every_object_and_reports_ready() {
     assert_eq!(status["readyReplicas"], 2);
     assert_eq!(
         status["brokers"][0],
-        json!({"pod": "orders-0", "role": "master", "ready": true, "address": "10.0.0.10:10911", "commitLogMaxOffset": 1024})
+        json!({"pod": "orders-0", "role": "master", "ready": true, "address": "10.0.0.10:10911", "commitLogMaxOffset": 4096})
     );
+    assert_eq!(status["epoch"], 4);
+    assert_eq!(status["inSyncReplicas"], 1);
     assert_eq!(status["brokers"][1]["role"], "replica");
     assert_eq!(event_reasons(&log), ["Applied"]);
     assert!(
         brokers
             .calls()
-            .contains(&"commit_log_max_offset 10.0.0.11:10911".to_owned())
+            .contains(&"broker_state 10.0.0.11:10911".to_owned())
     );
 }
 
@@ -326,4 +338,45 @@ async fn api_errors_back_off_exponentially() {
     );
     let text = ctx.metrics.render();
     assert!(text.contains("skylark_operator_reconciliation_errors_total{controller=\"brokergroup\",error=\"kube\"} 3"), "{text}");
+}
+
+#[tokio::test]
+async fn the_master_is_who_reports_it_at_the_newest_epoch() {
+    // After a failover orders-1 is master at epoch 5; orders-0 came back fenced.
+    let pods = vec![
+        pod("orders-0", "10.0.0.10", true),
+        pod("orders-1", "10.0.0.11", true),
+    ];
+    let (client, log) = mock_client(cluster(2, 2, pods));
+    let brokers = FakeBrokers::default();
+    brokers.set_state(
+        "10.0.0.10:10911",
+        BrokerState {
+            role: "FENCED".to_owned(),
+            epoch: 5,
+            commit_log_max_offset: 900,
+            in_sync_replicas: 0,
+        },
+    );
+    brokers.set_state(
+        "10.0.0.11:10911",
+        BrokerState {
+            role: "MASTER".to_owned(),
+            epoch: 5,
+            commit_log_max_offset: 1000,
+            in_sync_replicas: 0,
+        },
+    );
+    let old_status = json!({"master": "orders-0", "epoch": 4});
+    reconcile(
+        broker_group(json!({"replicas": 2}), Some(old_status)),
+        context(client, brokers),
+    )
+    .await
+    .expect("reconcile");
+    let status = last_status(&log);
+    assert_eq!(status["master"], "orders-1");
+    assert_eq!(status["epoch"], 5);
+    assert_eq!(status["brokers"][0]["role"], "fenced");
+    assert_eq!(status["brokers"][1]["role"], "master");
 }
