@@ -1,6 +1,38 @@
 //! Consumers: the push consumer (clustering or broadcasting, concurrent or
 //! orderly listeners) and the lite pull consumer, with RocketMQ's queue
 //! allocation strategies, offset stores and per-queue flow control.
+//!
+//! ```no_run
+//! use skylark_client::ClientConfig;
+//! use skylark_client::consumer::{
+//!     ConsumeConcurrentlyStatus, PushConsumer, PushConsumerConfig, concurrently_fn,
+//! };
+//!
+//! # async fn run() -> Result<(), skylark_client::ClientError> {
+//! let config = PushConsumerConfig::new("OrderGroup", ClientConfig::with_namesrv("127.0.0.1:9876"));
+//! let mut consumer = PushConsumer::new(config);
+//! consumer.subscribe("Orders", "Created || Paid")?;
+//! consumer.register_concurrently(concurrently_fn(|msgs, _ctx| {
+//!     for m in msgs {
+//!         tracing::info!(id = %m.msg_id(), len = m.body().len(), "order event");
+//!     }
+//!     ConsumeConcurrentlyStatus::ConsumeSuccess
+//! }));
+//! consumer.start().await?;
+//! // … until the application stops:
+//! consumer.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - [`PushConsumer`]: rebalances the group's queues (every 20 s and when a
+//!   broker says the group changed), long-polls them, calls the listener and
+//!   commits offsets every 5 s and at shutdown; "reconsume later" goes back
+//!   to the broker's retry topic; orderly listeners hold broker locks.
+//! - [`LitePullConsumer`]: subscribe or assign, seek, poll, commit.
+//! - [`allocate`]: the allocation strategies, same results as Java's.
+//! - [`offset_store`]: offsets on the broker (clustering) or in a local
+//!   `offsets.json` (broadcasting).
 
 pub mod allocate;
 mod broker_api;
