@@ -19,6 +19,8 @@ use super::{BenchArgs, finish, supervise};
 
 /// Producer group of the bench.
 const GROUP: &str = "skylark-bench-producer";
+/// Pause of a sending task after a failed send.
+const ERROR_PAUSE: Duration = Duration::from_millis(200);
 /// How long a topic just created may take to show in the nameserver's routes.
 const ROUTE_WAIT: Duration = Duration::from_secs(30);
 
@@ -214,6 +216,8 @@ async fn send_loop(task: SendLoop) {
                 if matches!(error, ClientError::Shutdown) {
                     break;
                 }
+                // As RocketMQ's benchmark producer: a failing broker is not hammered.
+                tokio::time::sleep(ERROR_PAUSE).await;
             }
         }
     }
