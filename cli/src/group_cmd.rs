@@ -32,6 +32,9 @@ pub(crate) enum GroupCommand {
         cluster: Option<String>,
     },
     /// List the consumer groups of every master.
+    #[command(after_help = "Examples:
+  skylark group list
+  skylark group list --all --output json")]
     List {
         #[command(flatten)]
         client: ClientArgs,
@@ -62,7 +65,9 @@ pub(crate) enum GroupCommand {
         #[arg(short = 't', long)]
         topic: Option<String>,
     },
-    /// Delete a consumer group from every master.
+    /// Delete a consumer group (and its committed offsets) from every master.
+    #[command(after_help = "Example:
+  skylark group delete --group Audit")]
     Delete {
         #[command(flatten)]
         client: ClientArgs,
