@@ -93,6 +93,34 @@ impl LeaseLock {
     }
 }
 
+/// Acquires, then keeps renewing the Lease, publishing `true` on `leading`
+/// once held; publishes `false` and returns when another replica took it or
+/// renewal has failed for longer than the Lease lasts.
+pub async fn hold(lock: LeaseLock, leading: tokio::sync::watch::Sender<bool>) {
+    let mut last_renewal: Option<tokio::time::Instant> = None;
+    loop {
+        match lock.try_acquire_or_renew().await {
+            Ok(true) => {
+                last_renewal = Some(tokio::time::Instant::now());
+                leading.send_replace(true);
+            }
+            Ok(false) if *leading.borrow() => {
+                tracing::warn!("another replica holds the lease");
+                leading.send_replace(false);
+                return;
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "cannot renew the leader lease"),
+        }
+        if last_renewal.is_some_and(|t| t.elapsed() > lock.duration) {
+            tracing::warn!("lease not renewed for its whole duration");
+            leading.send_replace(false);
+            return;
+        }
+        tokio::time::sleep(lock.renew_every()).await;
+    }
+}
+
 fn conflict_is_false(result: Result<Lease, kube::Error>) -> Result<bool, kube::Error> {
     match result {
         Ok(_) => Ok(true),
@@ -155,6 +183,32 @@ mod tests {
         assert_eq!(put.body["spec"]["holderIdentity"], "me");
         assert_eq!(put.body["spec"]["leaseTransitions"], 3);
         assert_eq!(put.body["metadata"]["resourceVersion"], "7");
+    }
+
+    /// Leads once the Lease is created, and gives up when renewals keep
+    /// failing for longer than the Lease lasts.
+    #[tokio::test(start_paused = true)]
+    async fn hold_leads_then_gives_up_when_renewal_fails() {
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = calls.clone();
+        let fresh = lease("me", jiff::Timestamp::now());
+        let (client, _log) = mock_client(move |r: &Recorded| {
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n >= 2 {
+                // The API server goes away after the first renewal.
+                return Some((
+                    503,
+                    json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "code": 503, "reason": "ServiceUnavailable", "message": "down", "metadata": {}}),
+                ));
+            }
+            (r.method == "GET").then(|| (200, fresh.clone()))
+        });
+        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(hold(lock(client), tx));
+        rx.wait_for(|l| *l).await.expect("leads");
+        rx.wait_for(|l| !*l).await.expect("gives up");
+        task.await.expect("hold returns");
+        assert!(calls.load(std::sync::atomic::Ordering::SeqCst) >= 4);
     }
 
     #[tokio::test]

@@ -133,29 +133,3 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 }
-
-/// Acquires, then renews the Lease; reports `false` once renewal has failed
-/// for longer than the Lease lasts.
-async fn lead(lock: LeaseLock, leading: watch::Sender<bool>, lease: Duration) {
-    let mut last_renewal: Option<tokio::time::Instant> = None;
-    loop {
-        match lock.try_acquire_or_renew().await {
-            Ok(true) => {
-                last_renewal = Some(tokio::time::Instant::now());
-                leading.send_replace(true);
-            }
-            Ok(false) => {
-                if *leading.borrow() {
-                    leading.send_replace(false);
-                    return;
-                }
-            }
-            Err(error) => tracing::warn!(%error, "cannot renew the leader lease"),
-        }
-        if last_renewal.is_some_and(|t| t.elapsed() > lease) {
-            leading.send_replace(false);
-            return;
-        }
-        tokio::time::sleep(lock.renew_every()).await;
-    }
-}
