@@ -8,7 +8,7 @@ use skylark_client::producer::Producer;
 use skylark_client::{ClientError, Message, MessageQueue};
 use skylark_protocol::ResponseCode;
 use skylark_protocol::body::SubscriptionGroupConfig;
-use support::{create_topic, eventually, eventually_some, now_ms, standalone, unique};
+use support::{create_topic, eventually, eventually_some, now_ms, standalone, unique, wait_stored};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_are_created_described_and_deleted() {
@@ -37,8 +37,7 @@ async fn topics_are_created_described_and_deleted() {
             .unwrap();
     }
     producer.shutdown().await;
-    let d = admin.describe_topic(&topic).await.unwrap();
-    assert_eq!(d.queues.iter().map(|q| q.max_offset).sum::<i64>(), 5);
+    let d = wait_stored(&admin, &topic, 5).await;
     assert!(
         d.queues
             .iter()
@@ -128,6 +127,7 @@ async fn consume_progress_and_offset_resets() {
     }
     producer.shutdown().await;
     let queue = MessageQueue::new(&topic, "broker-a", 0);
+    wait_stored(&admin, &topic, 10).await;
     assert_eq!(admin.max_offset(&queue).await.unwrap(), 10);
     assert_eq!(admin.min_offset(&queue).await.unwrap(), 0);
     assert_eq!(

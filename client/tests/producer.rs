@@ -46,7 +46,7 @@ async fn sync_sends_round_robin_and_read_back() {
     for pair in queues.windows(2) {
         assert_eq!(pair[1], (pair[0] + 1) % 4, "{queues:?}");
     }
-    let d = admin.describe_topic(&topic).await.unwrap();
+    let d = support::wait_stored(&admin, &topic, 8).await;
     assert_eq!(d.queues.len(), 4);
     assert!(d.queues.iter().all(|q| q.max_offset == 2), "{:?}", d.queues);
     producer.shutdown().await;
@@ -107,11 +107,7 @@ async fn async_oneway_batch_and_compressed_sends() {
     assert_eq!(&m.body[..], big.as_bytes());
 
     // Everything arrived: 40 + 10 + 10 + 1.
-    eventually("61 messages stored", || async {
-        let d = admin.describe_topic(&topic).await.unwrap();
-        d.queues.iter().map(|q| q.max_offset).sum::<i64>() == 61
-    })
-    .await;
+    support::wait_stored(&admin, &topic, 61).await;
     producer.shutdown().await;
 }
 
@@ -150,19 +146,16 @@ async fn sends_retry_around_a_dead_broker() {
     for fault_enabled in [true, false] {
         let mut config = s.producer_config(&unique("pg"));
         config.fault.enabled = fault_enabled;
+        // No periodic refresh in this test: the cached route must keep naming broker-b.
+        config.client.poll_name_server_interval = std::time::Duration::from_secs(3600);
         let producer = Producer::start(config).unwrap();
-        let mut brokers = BTreeSet::new();
-        for _ in 0..8 {
-            brokers.insert(
-                producer
-                    .send(Message::new(&topic, "x"))
-                    .await
-                    .unwrap()
-                    .queue
-                    .broker_name,
-            );
-        }
-        assert_eq!(brokers.len(), 2, "{brokers:?}");
+        producer
+            .send(Message::new(&topic, "warm-up"))
+            .await
+            .unwrap();
+        let queues = producer.publish_queues(&topic).await.unwrap();
+        let brokers: BTreeSet<_> = queues.iter().map(|q| q.broker_name.as_str()).collect();
+        assert_eq!(brokers, BTreeSet::from(["broker-a", "broker-b"]));
         producers.push((fault_enabled, producer));
     }
     // broker-b dies; the cached routes still name it.

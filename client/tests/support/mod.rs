@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use skylark_client::admin::Admin;
+use skylark_client::admin::{Admin, TopicDescription};
 use skylark_client::producer::ProducerConfig;
 use skylark_client::{ClientConfig, ClientError};
 use skylark_protocol::body::TopicConfig;
@@ -39,6 +39,12 @@ pub struct Standalone {
 
 /// Starts a standalone (broker `broker-a` of `DefaultCluster`).
 pub fn standalone() -> Standalone {
+    standalone_with_conf("")
+}
+
+/// Starts a standalone whose broker.conf also holds `extra` (Java
+/// properties, e.g. `enablePropertyFilter=true`).
+pub fn standalone_with_conf(extra: &str) -> Standalone {
     let bin = skylark_binary();
     // SKYLARK_TEST_KEEP=1 keeps data and logs for a post-mortem.
     let keep = std::env::var_os("SKYLARK_TEST_KEEP").is_some();
@@ -56,7 +62,7 @@ pub fn standalone() -> Standalone {
     let (_, process) = start_retrying(|| {
         // The HA port too: its default (10912) would collide between tests.
         let [ha] = free_ports::<1>();
-        std::fs::write(&conf, format!("haListenPort={ha}\n{CONF}")).unwrap();
+        std::fs::write(&conf, format!("haListenPort={ha}\n{CONF}{extra}")).unwrap();
         SkylarkCommand::standalone(&bin, &data, free_standalone_ports(), &log)
             .arg("-c")
             .arg(&conf)
@@ -105,12 +111,16 @@ impl Standalone {
     pub fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::with_namesrv(&self.namesrv);
         c.instance_name = unique("inst");
+        // Hang guards, not expectations: a busy machine must not fail a test.
+        c.request_timeout = Duration::from_secs(30);
         c
     }
 
     /// Producer settings for `group`.
     pub fn producer_config(&self, group: &str) -> ProducerConfig {
-        ProducerConfig::with_client(group, self.client_config())
+        let mut c = ProducerConfig::with_client(group, self.client_config());
+        c.send_timeout = Duration::from_secs(30);
+        c
     }
 
     /// An admin client.
@@ -166,6 +176,25 @@ pub async fn create_topic(admin: &Admin, topic: &str, queues: i32) {
         }
     })
     .await;
+}
+
+/// Waits until `topic`'s queues hold `count` messages in all (sends are
+/// answered before the ConsumeQueue entries are dispatched) and returns the
+/// description of that moment.
+pub async fn wait_stored(admin: &Admin, topic: &str, count: i64) -> TopicDescription {
+    eventually_some(
+        &format!("{count} messages dispatched in {topic}"),
+        || async {
+            let d = admin.describe_topic(topic).await?;
+            let stored: i64 = d.queues.iter().map(|q| q.max_offset).sum();
+            assert!(
+                stored <= count,
+                "{stored} messages in {topic}, expected {count}"
+            );
+            Ok((stored == count).then_some(d))
+        },
+    )
+    .await
 }
 
 /// Polls `check` every 50 ms until it holds; panics with `what` after [`GUARD`].
