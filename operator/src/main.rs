@@ -85,11 +85,7 @@ async fn main() -> anyhow::Result<()> {
             &identity,
             Duration::from_secs(args.lease_seconds),
         );
-        tokio::spawn(lead(
-            lock,
-            leading_tx,
-            Duration::from_secs(args.lease_seconds),
-        ));
+        tokio::spawn(skylark_operator::leader::hold(lock, leading_tx));
         tracing::info!(lease = %args.lease_name, %identity, "waiting for the leader lease");
         leading
             .wait_for(|l| *l)
