@@ -242,3 +242,42 @@ pub(crate) fn finish(
 ) -> Report {
     Report::new(mode, settings, elapsed.as_secs_f64(), counters, latency)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    fn parse(args: &[&str]) -> BenchArgs {
+        Wrapper::parse_from(std::iter::once("bench").chain(args.iter().copied())).args
+    }
+
+    #[test]
+    fn duration_and_count_decide_the_limit() {
+        let guard = Some(Duration::from_secs(300));
+        assert_eq!(parse(&[]).limit(guard), Some(DEFAULT_DURATION));
+        assert_eq!(parse(&["--count", "10"]).limit(None), None);
+        assert_eq!(parse(&["--count", "10"]).limit(guard), guard);
+        let both = parse(&["--count", "10", "--duration", "5s"]);
+        assert_eq!(both.limit(guard), Some(Duration::from_secs(5)));
+        assert_eq!(
+            parse(&["--duration", "2m"]).limit(None),
+            Some(Duration::from_secs(120))
+        );
+    }
+
+    #[test]
+    fn bodies_have_the_size_and_are_printable() {
+        let body = body(1000);
+        assert_eq!(body.len(), 1000);
+        assert!(body.iter().all(u8::is_ascii_alphanumeric));
+        assert!(super::body(0).is_empty());
+    }
+}
