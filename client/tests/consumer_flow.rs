@@ -5,17 +5,19 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod consumer_support;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use consumer_support::{Standalone, wait_until};
+use consumer_support::{client, create_topic, producer};
 use skylark_client::Message;
 use skylark_client::consumer::{
     ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, ConsumeFromWhere, ListenerFuture,
     MessageExt, MessageListenerConcurrently, PushConsumer, PushConsumerConfig,
 };
+use support::eventually;
 use tokio::sync::Semaphore;
 
 /// An async listener that waits for a permit per call and checks bodies.
@@ -45,13 +47,13 @@ impl MessageListenerConcurrently for Gated {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_listener_pauses_pulling_and_compressed_bodies_arrive_whole() {
-    let s = Standalone::start();
+    let s = support::standalone();
     let topic = "FlowTopic";
-    s.create_topic(topic, 1).await;
+    create_topic(&s, topic, 1).await;
     // 8 KiB bodies: the producer compresses them (over 4 KiB).
     let body_len = 8 * 1024;
     let total = 120;
-    let producer = s.producer("flow-producer");
+    let producer = producer(&s, "flow-producer");
     for _ in 0..total {
         producer
             .send(Message::new(topic, vec![b'x'; body_len]))
@@ -62,7 +64,7 @@ async fn a_slow_listener_pauses_pulling_and_compressed_bodies_arrive_whole() {
 
     let gate = Arc::new(Semaphore::new(0));
     let consumed = Arc::new(AtomicUsize::new(0));
-    let mut config = PushConsumerConfig::new("FlowGroup", s.client("flow-consumer"));
+    let mut config = PushConsumerConfig::new("FlowGroup", client(&s, "flow-consumer"));
     config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
     config.pull_threshold_for_queue = 20;
     config.pull_batch_size = 8;
@@ -76,7 +78,7 @@ async fn a_slow_listener_pauses_pulling_and_compressed_bodies_arrive_whole() {
     c.start().await.unwrap();
     let mq = wait_for_queue(&c, topic).await;
     let pq = c.process_queue(&mq).unwrap();
-    wait_until("the cache to fill up to the threshold", || {
+    eventually("the cache to fill up to the threshold", || {
         let n = pq.cached_count();
         async move { n > 20 }
     })
@@ -93,7 +95,7 @@ async fn a_slow_listener_pauses_pulling_and_compressed_bodies_arrive_whole() {
     assert_eq!(consumed.load(Ordering::SeqCst), 0);
 
     gate.add_permits(total);
-    wait_until("every message consumed", || {
+    eventually("every message consumed", || {
         let n = consumed.load(Ordering::SeqCst);
         async move { n == total }
     })
@@ -102,7 +104,7 @@ async fn a_slow_listener_pauses_pulling_and_compressed_bodies_arrive_whole() {
 }
 
 async fn wait_for_queue(c: &PushConsumer, topic: &str) -> skylark_client::MessageQueue {
-    wait_until("the queue to be taken", || {
+    eventually("the queue to be taken", || {
         let ok = c.assigned_queues().iter().any(|q| q.topic == topic);
         async move { ok }
     })

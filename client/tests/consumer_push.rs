@@ -6,25 +6,27 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod consumer_support;
+mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use consumer_support::{
-    Seen, Standalone, bodies_of, recording_consumer, send_numbered, wait_until,
+    Seen, bodies_of, client, create_topic, producer, recording_consumer, send_numbered,
 };
 use skylark_client::Message;
 use skylark_client::consumer::{
     ConsumeConcurrentlyStatus, ConsumeFromWhere, ConsumeOrderlyStatus, MessageModel, PushConsumer,
     PushConsumerConfig, concurrently_fn, orderly_fn,
 };
+use support::eventually;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_members_split_the_queues_and_lose_nothing() {
-    let s = Standalone::start();
+    let s = support::standalone();
     let topic = "SplitTopic";
-    s.create_topic(topic, 8).await;
+    create_topic(&s, topic, 8).await;
     let seen: Seen = Arc::default();
     let mut a = recording_consumer(&s, "SplitGroup", "member-a", topic, &seen, |_| {});
     let mut b = recording_consumer(&s, "SplitGroup", "member-b", topic, &seen, |_| {});
@@ -36,14 +38,14 @@ async fn two_members_split_the_queues_and_lose_nothing() {
             .filter(|q| q.topic == topic)
             .collect::<Vec<_>>()
     };
-    wait_until("both members to hold 4 of the 8 queues", || {
+    eventually("both members to hold 4 of the 8 queues", || {
         let (qa, qb) = (of_topic(a.assigned_queues()), of_topic(b.assigned_queues()));
         async move { qa.len() == 4 && qb.len() == 4 && qa.iter().all(|q| !qb.contains(q)) }
     })
     .await;
 
     let sent = send_numbered(&s, topic, "split", 200).await;
-    wait_until("every message to arrive", || {
+    eventually("every message to arrive", || {
         let got = bodies_of(&seen, None);
         let all = sent.is_subset(&got);
         async move { all }
@@ -68,11 +70,11 @@ async fn two_members_split_the_queues_and_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcasting_gives_each_member_everything() {
-    let s = Standalone::start();
+    let s = support::standalone();
     let topic = "BroadcastTopic";
-    s.create_topic(topic, 4).await;
+    create_topic(&s, topic, 4).await;
     let seen: Seen = Arc::default();
-    let offsets_dir = s.data_dir().join("client-offsets");
+    let offsets_dir = s.dir.path().join("client-offsets");
     let tune = |c: &mut PushConsumerConfig| {
         c.message_model = MessageModel::Broadcasting;
         c.offset_store_dir = Some(offsets_dir.clone());
@@ -81,14 +83,14 @@ async fn broadcasting_gives_each_member_everything() {
     let mut b = recording_consumer(&s, "BcastGroup", "bcast-b", topic, &seen, tune);
     a.start().await.unwrap();
     b.start().await.unwrap();
-    wait_until("both members to hold all 4 queues", || {
+    eventually("both members to hold all 4 queues", || {
         let ok = a.assigned_queues().len() == 4 && b.assigned_queues().len() == 4;
         // (Broadcasting subscribes no retry topic.)
         async move { ok }
     })
     .await;
     let sent = send_numbered(&s, topic, "bcast", 50).await;
-    wait_until("each member to get every message", || {
+    eventually("each member to get every message", || {
         let ok = sent.is_subset(&bodies_of(&seen, Some("bcast-a")))
             && sent.is_subset(&bodies_of(&seen, Some("bcast-b")));
         async move { ok }
@@ -110,10 +112,10 @@ async fn broadcasting_gives_each_member_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orderly_listener_sees_each_queue_in_order() {
-    let s = Standalone::start();
+    let s = support::standalone();
     let topic = "OrderTopic";
-    s.create_topic(topic, 4).await;
-    let producer = s.producer("order-producer");
+    create_topic(&s, topic, 4).await;
+    let producer = producer(&s, "order-producer");
     let keys = ["order-a", "order-b", "order-c", "order-d", "order-e"];
     for seq in 0..30 {
         for key in keys {
@@ -126,7 +128,7 @@ async fn orderly_listener_sees_each_queue_in_order() {
     // Per key, the sequence numbers consumed successfully, in call order.
     let order: Arc<Mutex<BTreeMap<String, Vec<u32>>>> = Arc::default();
     let suspended: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let mut config = PushConsumerConfig::new("OrderGroup", s.client("order-consumer"));
+    let mut config = PushConsumerConfig::new("OrderGroup", client(&s, "order-consumer"));
     config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
     config.suspend_current_queue_time = Duration::from_millis(200);
     let mut c = PushConsumer::new(config);
@@ -151,7 +153,7 @@ async fn orderly_listener_sees_each_queue_in_order() {
         ConsumeOrderlyStatus::Success
     }));
     c.start().await.unwrap();
-    wait_until("every ordered message", || {
+    eventually("every ordered message", || {
         let done = order.lock().unwrap().values().map(Vec::len).sum::<usize>() >= 150;
         async move { done }
     })
@@ -170,11 +172,11 @@ type Deliveries = Arc<Mutex<HashMap<String, Vec<(i32, String)>>>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconsume_later_comes_back_through_the_retry_topic() {
-    let s = Standalone::start();
+    let s = support::standalone();
     let topic = "RetryTopic";
-    s.create_topic(topic, 2).await;
+    create_topic(&s, topic, 2).await;
     let deliveries: Deliveries = Arc::default();
-    let mut config = PushConsumerConfig::new("RetryGroup", s.client("retry-consumer"));
+    let mut config = PushConsumerConfig::new("RetryGroup", client(&s, "retry-consumer"));
     config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
     let mut c = PushConsumer::new(config);
     c.subscribe(topic, "*").unwrap();
@@ -199,7 +201,7 @@ async fn reconsume_later_comes_back_through_the_retry_topic() {
     }));
     c.start().await.unwrap();
     let sent = send_numbered(&s, topic, "retry", 10).await;
-    wait_until("each message to be redelivered once", || {
+    eventually("each message to be redelivered once", || {
         let done = {
             let d = deliveries.lock().unwrap();
             sent.iter()
@@ -232,14 +234,14 @@ async fn reconsume_later_comes_back_through_the_retry_topic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_survive_a_restart() {
-    let s = Standalone::start();
+    let s = support::standalone();
     let topic = "RestartTopic";
-    s.create_topic(topic, 4).await;
+    create_topic(&s, topic, 4).await;
     let first = send_numbered(&s, topic, "before", 40).await;
     let seen: Seen = Arc::default();
     let mut c = recording_consumer(&s, "RestartGroup", "restart-1", topic, &seen, |_| {});
     c.start().await.unwrap();
-    wait_until("the first batch", || {
+    eventually("the first batch", || {
         let ok = first.is_subset(&bodies_of(&seen, None));
         async move { ok }
     })
@@ -250,7 +252,7 @@ async fn offsets_survive_a_restart() {
     let seen2: Seen = Arc::default();
     let mut c = recording_consumer(&s, "RestartGroup", "restart-2", topic, &seen2, |_| {});
     c.start().await.unwrap();
-    wait_until("the second batch", || {
+    eventually("the second batch", || {
         let ok = second.is_subset(&bodies_of(&seen2, None));
         async move { ok }
     })

@@ -5,26 +5,21 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod consumer_support;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use consumer_support::{
-    Seen, Standalone, bodies_of, recording_consumer, send_numbered, wait_until,
+    Seen, bodies_of, client, create_topic, producer, recording_consumer, send_numbered,
 };
 use skylark_client::Message;
 use skylark_client::consumer::{
     ConsumeConcurrentlyStatus, ConsumeFromWhere, MessageSelector, PushConsumer, PushConsumerConfig,
     concurrently_fn,
 };
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
+use support::{eventually, now_ms};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consume_from_first_last_and_timestamp() {
@@ -33,9 +28,9 @@ async fn consume_from_first_last_and_timestamp() {
     // queue every new group reads from the start whatever its
     // ConsumeFromWhere (Java consumers too). A zero memory budget makes the
     // broker answer QUERY_NOT_FOUND, so the client's own choice applies.
-    let s = Standalone::start_with_conf("accessMessageInMemoryMaxRatio=0\n");
+    let s = support::standalone_with_conf("accessMessageInMemoryMaxRatio=0\n");
     let topic = "FromWhereTopic";
-    s.create_topic(topic, 2).await;
+    create_topic(&s, topic, 2).await;
     let early = send_numbered(&s, topic, "early", 10).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let cut = now_ms();
@@ -55,7 +50,7 @@ async fn consume_from_first_last_and_timestamp() {
     for c in [&mut first, &mut stamp, &mut last] {
         c.start().await.unwrap();
     }
-    wait_until("every queue taken", || {
+    eventually("every queue taken", || {
         let ok = [&first, &stamp, &last].iter().all(|c| {
             c.assigned_queues()
                 .iter()
@@ -67,19 +62,19 @@ async fn consume_from_first_last_and_timestamp() {
     })
     .await;
     let newer = send_numbered(&s, topic, "newer", 5).await;
-    wait_until("the newest messages at every consumer", || {
+    eventually("the newest messages at every consumer", || {
         let ok = ["from-first", "from-stamp", "from-last"]
             .iter()
             .all(|n| newer.is_subset(&bodies_of(&seen, Some(n))));
         async move { ok }
     })
     .await;
-    wait_until("the first-offset consumer to read everything", || {
+    eventually("the first-offset consumer to read everything", || {
         let ok = everything.is_subset(&bodies_of(&seen, Some("from-first")));
         async move { ok }
     })
     .await;
-    wait_until("the timestamp consumer to read the late batch", || {
+    eventually("the timestamp consumer to read the late batch", || {
         let ok = late.is_subset(&bodies_of(&seen, Some("from-stamp")));
         async move { ok }
     })
@@ -109,13 +104,13 @@ async fn consume_from_first_last_and_timestamp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tag_and_sql92_subscriptions_select_messages() {
-    let s = Standalone::start_with_conf("enablePropertyFilter=true\n");
+    let s = support::standalone_with_conf("enablePropertyFilter=true\n");
     let topic = "FilterTopic";
-    s.create_topic(topic, 2).await;
+    create_topic(&s, topic, 2).await;
 
     let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let consumer = |group: &str, selector: MessageSelector| {
-        let mut config = PushConsumerConfig::new(group, s.client(group));
+        let mut config = PushConsumerConfig::new(group, client(&s, group));
         config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
         let mut c = PushConsumer::new(config);
         c.subscribe_with(topic, selector).unwrap();
@@ -140,7 +135,7 @@ async fn tag_and_sql92_subscriptions_select_messages() {
     tags.start().await.unwrap();
     sql.start().await.unwrap();
 
-    let producer = s.producer("filter-producer");
+    let producer = producer(&s, "filter-producer");
     let tag_names = ["TagA", "TagB", "TagC"];
     for n in 0..30 {
         let color = if n % 2 == 0 { "red" } else { "blue" };
@@ -173,7 +168,7 @@ async fn tag_and_sql92_subscriptions_select_messages() {
             .map(|(_, b)| b.clone())
             .collect()
     };
-    wait_until("both selections", || {
+    eventually("both selections", || {
         let ok = want_tags.is_subset(&of("TagGroup")) && want_sql.is_subset(&of("SqlGroup"));
         async move { ok }
     })

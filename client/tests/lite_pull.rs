@@ -5,17 +5,19 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod consumer_support;
+mod support;
 
 use std::time::Duration;
 
-use consumer_support::{Standalone, WAIT, send_numbered};
+use consumer_support::{client, create_topic, send_numbered};
 use skylark_client::consumer::{
     ConsumeFromWhere, LitePullConsumer, LitePullConsumerConfig, MessageExt,
 };
+use support::GUARD;
 
-/// Polls until `n` messages came (hang guard [`WAIT`]).
+/// Polls until `n` messages came (hang guard [`GUARD`]).
 async fn poll_n(c: &LitePullConsumer, n: usize) -> Vec<MessageExt> {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let deadline = tokio::time::Instant::now() + GUARD;
     let mut out = Vec::new();
     while out.len() < n {
         assert!(
@@ -34,12 +36,12 @@ fn offsets(msgs: &[MessageExt]) -> Vec<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assign_seek_poll_and_commit() {
-    let s = Standalone::start();
+    let s = support::standalone();
     let topic = "LiteAssignTopic";
-    s.create_topic(topic, 1).await;
+    create_topic(&s, topic, 1).await;
     send_numbered(&s, topic, "lite", 20).await;
 
-    let mut config = LitePullConsumerConfig::new("LiteAssignGroup", s.client("lite-assign-1"));
+    let mut config = LitePullConsumerConfig::new("LiteAssignGroup", client(&s, "lite-assign-1"));
     config.auto_commit = false;
     let mut c = LitePullConsumer::new(config.clone());
     c.start().await.unwrap();
@@ -67,7 +69,7 @@ async fn assign_seek_poll_and_commit() {
 
     // The next consumer of the group starts at the committed offset.
     send_numbered(&s, topic, "more", 5).await;
-    config.client = s.client("lite-assign-2");
+    config.client = client(&s, "lite-assign-2");
     let mut c = LitePullConsumer::new(config);
     c.start().await.unwrap();
     c.assign(std::slice::from_ref(&mq)).await.unwrap();
@@ -84,12 +86,12 @@ async fn assign_seek_poll_and_commit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_with_auto_commit() {
-    let s = Standalone::start();
+    let s = support::standalone();
     let topic = "LiteSubTopic";
-    s.create_topic(topic, 2).await;
+    create_topic(&s, topic, 2).await;
     let sent = send_numbered(&s, topic, "sub", 10).await;
 
-    let mut config = LitePullConsumerConfig::new("LiteSubGroup", s.client("lite-sub-1"));
+    let mut config = LitePullConsumerConfig::new("LiteSubGroup", client(&s, "lite-sub-1"));
     config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
     config.auto_commit_interval = Duration::from_millis(100);
     let mut c = LitePullConsumer::new(config.clone());
@@ -109,7 +111,7 @@ async fn subscribe_with_auto_commit() {
     let mqs = c.assignment();
     c.shutdown().await;
 
-    config.client = s.client("lite-sub-2");
+    config.client = client(&s, "lite-sub-2");
     config.auto_commit = false;
     let mut check = LitePullConsumer::new(config);
     check.start().await.unwrap();
