@@ -14,11 +14,16 @@ pub const ETCD_VERSION: &str = "v3.6.5";
 
 /// Folder holding etcd, kube-apiserver and kube-controller-manager.
 pub fn control_plane_dir() -> PathBuf {
-    let root = std::env::var_os("SKYLARK_E2E_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
-        home.join(".cache/skylark-e2e")
-    });
-    root.join(format!("k8s-{K8S_VERSION}-etcd-{ETCD_VERSION}")).join("bin")
+    let root = std::env::var_os("SKYLARK_E2E_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "/root".into());
+            home.join(".cache/skylark-e2e")
+        });
+    root.join(format!("k8s-{K8S_VERSION}-etcd-{ETCD_VERSION}"))
+        .join("bin")
 }
 
 /// Path of one control-plane binary; a clear error naming the build script if absent.
@@ -27,7 +32,10 @@ pub fn control_plane_binary(name: &str) -> Result<PathBuf> {
     if path.is_file() {
         Ok(path)
     } else {
-        Err(Error::MissingBinary { binary: name.to_string(), path })
+        Err(Error::MissingBinary {
+            binary: name.to_string(),
+            path,
+        })
     }
 }
 
@@ -35,9 +43,17 @@ pub fn control_plane_binary(name: &str) -> Result<PathBuf> {
 /// (target/debug for `target/debug/deps/test-1234`).
 fn profile_dir() -> Result<PathBuf> {
     let exe = std::env::current_exe().map_err(Error::io("current_exe"))?;
-    let deps = exe.parent().ok_or_else(|| Error::io(&exe)(std::io::ErrorKind::NotFound.into()))?;
-    let profile = if deps.file_name().is_some_and(|n| n == "deps") { deps.parent() } else { Some(deps) };
-    profile.map(Path::to_path_buf).ok_or_else(|| Error::io(&exe)(std::io::ErrorKind::NotFound.into()))
+    let deps = exe
+        .parent()
+        .ok_or_else(|| Error::io(&exe)(std::io::ErrorKind::NotFound.into()))?;
+    let profile = if deps.file_name().is_some_and(|n| n == "deps") {
+        deps.parent()
+    } else {
+        Some(deps)
+    };
+    profile
+        .map(Path::to_path_buf)
+        .ok_or_else(|| Error::io(&exe)(std::io::ErrorKind::NotFound.into()))
 }
 
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
@@ -45,9 +61,14 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 /// Builds (if stale) and returns a binary of a workspace package, in the
 /// profile the tests run in, so a test never runs an old node agent or broker.
 pub fn workspace_binary(package: &str, binary: &str) -> Result<PathBuf> {
-    let _guard = BUILD_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = BUILD_LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let profile = profile_dir()?;
-    let target = profile.parent().map(Path::to_path_buf).unwrap_or_else(|| profile.clone());
+    let target = profile
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| profile.clone());
     let release = profile.file_name().is_some_and(|n| n == "release");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
@@ -71,6 +92,9 @@ pub fn workspace_binary(package: &str, binary: &str) -> Result<PathBuf> {
     if path.is_file() {
         Ok(path)
     } else {
-        Err(Error::MissingBinary { binary: binary.to_string(), path })
+        Err(Error::MissingBinary {
+            binary: binary.to_string(),
+            path,
+        })
     }
 }

@@ -45,7 +45,9 @@ impl Pki {
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         let ca_key = KeyPair::generate().map_err(rcgen_err("CA key"))?;
         let mut ca_params = CertificateParams::default();
-        ca_params.distinguished_name.push(DnType::CommonName, "skylark-e2e-ca");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "skylark-e2e-ca");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -64,9 +66,10 @@ impl Pki {
         ];
         names.extend(server_ips.iter().map(ToString::to_string));
         let server_key = KeyPair::generate().map_err(rcgen_err("server key"))?;
-        let mut server_params =
-            CertificateParams::new(names).map_err(rcgen_err("server names"))?;
-        server_params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+        let mut server_params = CertificateParams::new(names).map_err(rcgen_err("server names"))?;
+        server_params
+            .distinguished_name
+            .push(DnType::CommonName, "kube-apiserver");
         server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let server = server_params
             .signed_by(&server_key, &ca)
@@ -75,8 +78,12 @@ impl Pki {
         let admin_key = KeyPair::generate().map_err(rcgen_err("admin key"))?;
         let mut admin_params = CertificateParams::default();
         admin_params.distinguished_name = rcgen::DistinguishedName::new();
-        admin_params.distinguished_name.push(DnType::CommonName, "admin");
-        admin_params.distinguished_name.push(DnType::OrganizationName, "system:masters");
+        admin_params
+            .distinguished_name
+            .push(DnType::CommonName, "admin");
+        admin_params
+            .distinguished_name
+            .push(DnType::OrganizationName, "system:masters");
         admin_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let admin = admin_params
             .signed_by(&admin_key, &ca)

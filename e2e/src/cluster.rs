@@ -31,7 +31,10 @@ pub struct ClusterOptions {
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        ClusterOptions { images: vec![(SHELL_IMAGE.into(), "/bin/sh".into())], with_skylark: true }
+        ClusterOptions {
+            images: vec![(SHELL_IMAGE.into(), "/bin/sh".into())],
+            with_skylark: true,
+        }
     }
 }
 
@@ -58,9 +61,15 @@ impl Cluster {
         let agent_bin = workspace_binary("skylark-node-agent", "skylark-node-agent")?;
         let mut images = options.images;
         if options.with_skylark {
-            images.push((SKYLARK_IMAGE.into(), workspace_binary("skylark-cli", "skylark")?));
+            images.push((
+                SKYLARK_IMAGE.into(),
+                workspace_binary("skylark-cli", "skylark")?,
+            ));
         }
-        let dir = tempfile::Builder::new().prefix("skylark-e2e-").tempdir().map_err(Error::io("/tmp"))?;
+        let dir = tempfile::Builder::new()
+            .prefix("skylark-e2e-")
+            .tempdir()
+            .map_err(Error::io("/tmp"))?;
         let path = dir.path().to_path_buf();
         let keep = std::env::var_os("SKYLARK_E2E_KEEP").is_some_and(|v| v == "1");
         let dir = if keep {
@@ -84,8 +93,12 @@ impl Cluster {
         for (name, bin) in &images {
             args.push(format!("--image={name}={}", bin.display()));
         }
-        let mut node_agent =
-            Managed::spawn("skylark-node-agent", &agent_bin, &args, &path.join("node-agent.log"))?;
+        let mut node_agent = Managed::spawn(
+            "skylark-node-agent",
+            &agent_bin,
+            &args,
+            &path.join("node-agent.log"),
+        )?;
         tracing::info!(dir = %path.display(), "test cluster starting");
 
         let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
@@ -94,18 +107,29 @@ impl Cluster {
             node_agent.check_running()?;
             control_plane.check_running()?;
             let node = nodes.get_opt(NODE_NAME).await?;
-            let ready = node.and_then(|n| n.status).and_then(|s| s.conditions).is_some_and(|c| {
-                c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-            });
+            let ready = node
+                .and_then(|n| n.status)
+                .and_then(|s| s.conditions)
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
             if ready {
                 break;
             }
             if std::time::Instant::now() > deadline {
-                return Err(Error::Timeout { what: "the node to be Ready".into(), secs: 60 });
+                return Err(Error::Timeout {
+                    what: "the node to be Ready".into(),
+                    secs: 60,
+                });
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Ok(Cluster { node_agent, control_plane, network, client, dir, path })
+        Ok(Cluster {
+            node_agent,
+            control_plane,
+            network,
+            client,
+            dir,
+            path,
+        })
     }
 
     /// An admin client (group `system:masters`).
@@ -142,15 +166,20 @@ impl Cluster {
         ns.metadata.name = Some(name.to_string());
         namespaces.create(&PostParams::default(), &ns).await?;
         let accounts: Api<ServiceAccount> = Api::namespaced(self.client.clone(), name);
-        wait_until("the default ServiceAccount", Duration::from_secs(60), || async {
-            Ok(accounts.get_opt("default").await?.is_some())
-        })
+        wait_until(
+            "the default ServiceAccount",
+            Duration::from_secs(60),
+            || async { Ok(accounts.get_opt("default").await?.is_some()) },
+        )
         .await
     }
 
     /// Where a pod's container logs are: `<dir>/node/pods/<ns>_<pod>/<container>.log`.
     pub fn container_log(&self, namespace: &str, pod: &str, container: &str) -> PathBuf {
-        self.path.join("node/pods").join(format!("{namespace}_{pod}")).join(format!("{container}.log"))
+        self.path
+            .join("node/pods")
+            .join(format!("{namespace}_{pod}"))
+            .join(format!("{container}.log"))
     }
 }
 

@@ -110,7 +110,10 @@ impl ControlPlane {
                 s("--authorization-mode=RBAC"),
                 s("--service-account-issuer=https://kubernetes.default.svc.cluster.local"),
                 format!("--service-account-key-file={}", p(&pki.service_account_pub)),
-                format!("--service-account-signing-key-file={}", p(&pki.service_account_key)),
+                format!(
+                    "--service-account-signing-key-file={}",
+                    p(&pki.service_account_key)
+                ),
                 format!("--service-cluster-ip-range={SERVICE_CIDR}"),
                 s("--allow-privileged=true"),
                 s("--profiling=false"),
@@ -132,7 +135,10 @@ impl ControlPlane {
                 s("--bind-address=127.0.0.1"),
                 format!("--secure-port={kcm_port}"),
                 format!("--cert-dir={}", dir.join("kcm-certs").display()),
-                format!("--service-account-private-key-file={}", p(&pki.service_account_key)),
+                format!(
+                    "--service-account-private-key-file={}",
+                    p(&pki.service_account_key)
+                ),
                 format!("--root-ca-file={}", p(&pki.ca_cert)),
                 format!("--cluster-signing-cert-file={}", p(&pki.ca_cert)),
                 format!("--cluster-signing-key-file={}", p(&pki.ca_key)),
@@ -144,7 +150,15 @@ impl ControlPlane {
             ],
             &dir.join("kube-controller-manager.log"),
         )?;
-        Ok(ControlPlane { controller_manager, apiserver, etcd, kubeconfig, pki, server, apiserver_port })
+        Ok(ControlPlane {
+            controller_manager,
+            apiserver,
+            etcd,
+            kubeconfig,
+            pki,
+            server,
+            apiserver_port,
+        })
     }
 
     /// Fails if a component has exited.
@@ -156,7 +170,11 @@ impl ControlPlane {
 
     /// Log files of etcd, kube-apiserver and kube-controller-manager.
     pub fn logs(&self) -> [&Path; 3] {
-        [self.etcd.log(), self.apiserver.log(), self.controller_manager.log()]
+        [
+            self.etcd.log(),
+            self.apiserver.log(),
+            self.controller_manager.log(),
+        ]
     }
 }
 
@@ -173,11 +191,17 @@ async fn wait_tcp(process: &mut Managed, port: u16) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         process.check_running()?;
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(Error::Timeout { what: format!("127.0.0.1:{port} to accept"), secs: 60 });
+            return Err(Error::Timeout {
+                what: format!("127.0.0.1:{port} to accept"),
+                secs: 60,
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -201,7 +225,10 @@ async fn wait_ready(
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(Error::Timeout { what: format!("kube-apiserver {path}"), secs: timeout.as_secs() });
+            return Err(Error::Timeout {
+                what: format!("kube-apiserver {path}"),
+                secs: timeout.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

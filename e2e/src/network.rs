@@ -10,7 +10,10 @@ use crate::error::{Error, Result};
 
 /// Runs `ip ARGS`, failing with its stderr.
 pub fn ip(args: &[&str]) -> Result<String> {
-    let out = Command::new("ip").args(args).output().map_err(Error::io("ip"))?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(Error::io("ip"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -43,7 +46,11 @@ impl PodNetwork {
             match ip(&["link", "add", &bridge, "type", "bridge"]) {
                 Ok(_) => {
                     let gateway = Ipv4Addr::new(10, 213, n, 1);
-                    let net = PodNetwork { bridge, gateway, netns_prefix: format!("sk{n}-") };
+                    let net = PodNetwork {
+                        bridge,
+                        gateway,
+                        netns_prefix: format!("sk{n}-"),
+                    };
                     ip(&["addr", "add", &format!("{gateway}/24"), "dev", &net.bridge])?;
                     ip(&["link", "set", &net.bridge, "up"])?;
                     return Ok(net);
@@ -51,7 +58,10 @@ impl PodNetwork {
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or(Error::Ip { args: "link add".into(), detail: "no free bridge".into() }))
+        Err(last.unwrap_or(Error::Ip {
+            args: "link add".into(),
+            detail: "no free bridge".into(),
+        }))
     }
 
     /// The pod subnet in CIDR form.
@@ -62,13 +72,18 @@ impl PodNetwork {
 
     /// Kills what runs in this network's pod namespaces and deletes them.
     pub fn sweep_namespaces(&self) {
-        let Ok(list) = ip(&["netns", "list"]) else { return };
+        let Ok(list) = ip(&["netns", "list"]) else {
+            return;
+        };
         for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
             if !name.starts_with(&self.netns_prefix) {
                 continue;
             }
             if let Ok(pids) = ip(&["netns", "pids", name]) {
-                for pid in pids.split_whitespace().filter_map(|p| p.parse::<libc::pid_t>().ok()) {
+                for pid in pids
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<libc::pid_t>().ok())
+                {
                     // SAFETY: kill(2) touches no memory.
                     unsafe {
                         libc::kill(pid, libc::SIGKILL);

@@ -32,7 +32,10 @@ pub async fn wait_for_pod(
             return Ok(p);
         }
         if std::time::Instant::now() > deadline {
-            return Err(Error::Timeout { what: format!("pod {name}: {what}"), secs: timeout.as_secs() });
+            return Err(Error::Timeout {
+                what: format!("pod {name}: {what}"),
+                secs: timeout.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -57,7 +60,11 @@ pub fn container_pid(pod: &Pod, container: &str) -> Option<i32> {
     let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
     let s = statuses.iter().find(|s| s.name == container)?;
     s.state.as_ref()?.running.as_ref()?;
-    s.container_id.as_deref()?.strip_prefix("skylark-node-agent://")?.parse().ok()
+    s.container_id
+        .as_deref()?
+        .strip_prefix("skylark-node-agent://")?
+        .parse()
+        .ok()
 }
 
 /// A container's restart count.

@@ -30,7 +30,11 @@ impl Managed {
             .spawn()
             .map_err(Error::io(program))?;
         tracing::info!(component = name, pid = child.id(), log = %log.display(), "started");
-        Ok(Managed { name: name.to_string(), child, log: log.to_path_buf() })
+        Ok(Managed {
+            name: name.to_string(),
+            child,
+            log: log.to_path_buf(),
+        })
     }
 
     /// Process id (also its process group id).
@@ -85,7 +89,9 @@ impl Drop for Managed {
 
 /// Signals a whole process group.
 fn kill_group(pgid: u32, signal: libc::c_int) {
-    let Ok(pgid) = libc::pid_t::try_from(pgid) else { return };
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
     // SAFETY: kill(2) with a negative pid signals that group; it touches no memory.
     unsafe {
         libc::kill(-pgid, signal);
@@ -95,6 +101,9 @@ fn kill_group(pgid: u32, signal: libc::c_int) {
 /// A free TCP port on 127.0.0.1 (bound and released; the caller binds it next).
 pub fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(Error::io("127.0.0.1:0"))?;
-    let port = listener.local_addr().map_err(Error::io("127.0.0.1:0"))?.port();
+    let port = listener
+        .local_addr()
+        .map_err(Error::io("127.0.0.1:0"))?
+        .port();
     Ok(port)
 }

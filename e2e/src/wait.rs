@@ -18,7 +18,10 @@ where
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(Error::Timeout { what: what.to_string(), secs: timeout.as_secs() });
+            return Err(Error::Timeout {
+                what: what.to_string(),
+                secs: timeout.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

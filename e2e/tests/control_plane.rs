@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
@@ -32,7 +34,10 @@ async fn control_plane_round_trips_and_runs_a_statefulset() -> anyhow::Result<()
     }
     .await;
     if result.is_err() {
-        eprintln!("cluster logs are in {} (SKYLARK_E2E_KEEP=1 keeps them)", cluster.dir().display());
+        eprintln!(
+            "cluster logs are in {} (SKYLARK_E2E_KEEP=1 keeps them)",
+            cluster.dir().display()
+        );
     }
     drop(client);
     result
@@ -41,17 +46,31 @@ async fn control_plane_round_trips_and_runs_a_statefulset() -> anyhow::Result<()
 async fn api_round_trip(cluster: &Cluster) -> anyhow::Result<()> {
     let client = cluster.client();
     let version = client.apiserver_version().await?;
-    assert_eq!((version.major.as_str(), version.minor.as_str()), ("1", "35"), "{version:?}");
+    assert_eq!(
+        (version.major.as_str(), version.minor.as_str()),
+        ("1", "35"),
+        "{version:?}"
+    );
 
-    let node = Api::<Node>::all(client.clone()).get(skylark_e2e::NODE_NAME).await?;
+    let node = Api::<Node>::all(client.clone())
+        .get(skylark_e2e::NODE_NAME)
+        .await?;
     let ready = node.status.and_then(|s| s.conditions).unwrap_or_default();
-    assert!(ready.iter().any(|c| c.type_ == "Ready" && c.status == "True"), "node not Ready: {ready:?}");
+    assert!(
+        ready
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True"),
+        "node not Ready: {ready:?}"
+    );
 
     cluster.create_namespace(NS).await?;
     let cms: Api<ConfigMap> = Api::namespaced(client, NS);
     let mut cm = ConfigMap::default();
     cm.metadata.name = Some("settings".into());
-    let data = BTreeMap::from([("broker.conf".to_string(), "brokerName=b0\nflushDiskType=ASYNC_FLUSH\n".to_string())]);
+    let data = BTreeMap::from([(
+        "broker.conf".to_string(),
+        "brokerName=b0\nflushDiskType=ASYNC_FLUSH\n".to_string(),
+    )]);
     cm.data = Some(data.clone());
     cms.create(&PostParams::default(), &cm).await?;
     let back = cms.get("settings").await?;
@@ -120,16 +139,28 @@ async fn statefulset(cluster: &Cluster) -> anyhow::Result<()> {
             }],
         }
     }))?;
-    Api::<StatefulSet>::namespaced(client.clone(), NS).create(&PostParams::default(), &sts).await?;
+    Api::<StatefulSet>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &sts)
+        .await?;
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     let web0 = wait_ready(&pods, "web-0", LONG).await?;
     let web1 = wait_ready(&pods, "web-1", LONG).await?;
-    let ip0 = web0.status.as_ref().and_then(|s| s.pod_ip.clone()).context("web-0 has no IP")?;
-    let ip1 = web1.status.as_ref().and_then(|s| s.pod_ip.clone()).context("web-1 has no IP")?;
+    let ip0 = web0
+        .status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .context("web-0 has no IP")?;
+    let ip1 = web1
+        .status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .context("web-1 has no IP")?;
     assert_ne!(ip0, ip1, "each pod has its own address");
     // The nameserver listens on its pod's own address, reachable from the node.
-    tokio::net::TcpStream::connect((ip0.as_str(), 9876)).await.context("connect to web-0")?;
+    tokio::net::TcpStream::connect((ip0.as_str(), 9876))
+        .await
+        .context("connect to web-0")?;
 
     // The StatefulSet controller sees its pods ready.
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
@@ -142,7 +173,9 @@ async fn statefulset(cluster: &Cluster) -> anyhow::Result<()> {
     // The controller manager's EndpointSlice controller saw the pod IPs.
     let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), NS);
     wait_until("EndpointSlice of web with both pods", LONG, || async {
-        let list = slices.list(&ListParams::default().labels("kubernetes.io/service-name=web")).await?;
+        let list = slices
+            .list(&ListParams::default().labels("kubernetes.io/service-name=web"))
+            .await?;
         let mut hosts: Vec<(String, String)> = list
             .items
             .iter()
@@ -150,7 +183,11 @@ async fn statefulset(cluster: &Cluster) -> anyhow::Result<()> {
             .filter_map(|e| Some((e.hostname.clone()?, e.addresses.first()?.clone())))
             .collect();
         hosts.sort();
-        Ok(hosts == vec![("web-0".to_string(), ip0.clone()), ("web-1".to_string(), ip1.clone())])
+        Ok(hosts
+            == vec![
+                ("web-0".to_string(), ip0.clone()),
+                ("web-1".to_string(), ip1.clone()),
+            ])
     })
     .await?;
 
@@ -158,9 +195,18 @@ async fn statefulset(cluster: &Cluster) -> anyhow::Result<()> {
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
     let claim = claims.get("data-web-0").await?;
     assert_eq!(claim.status.and_then(|s| s.phase).as_deref(), Some("Bound"));
-    let pv_name = claim.spec.and_then(|s| s.volume_name).context("claim has no volume")?;
-    let pv = Api::<PersistentVolume>::all(client.clone()).get(&pv_name).await?;
-    let dir = pv.spec.and_then(|s| s.host_path).map(|h| h.path).context("no hostPath")?;
+    let pv_name = claim
+        .spec
+        .and_then(|s| s.volume_name)
+        .context("claim has no volume")?;
+    let pv = Api::<PersistentVolume>::all(client.clone())
+        .get(&pv_name)
+        .await?;
+    let dir = pv
+        .spec
+        .and_then(|s| s.host_path)
+        .map(|h| h.path)
+        .context("no hostPath")?;
     let boots = std::path::Path::new(&dir).join("boots");
     assert_eq!(std::fs::read_to_string(&boots)?, "web-0\n");
 
@@ -172,6 +218,10 @@ async fn statefulset(cluster: &Cluster) -> anyhow::Result<()> {
     })
     .await?;
     assert_ne!(new0.metadata.uid, old_uid);
-    assert_eq!(std::fs::read_to_string(&boots)?, "web-0\nweb-0\n", "the volume outlived the pod");
+    assert_eq!(
+        std::fs::read_to_string(&boots)?,
+        "web-0\nweb-0\n",
+        "the volume outlived the pod"
+    );
     Ok(())
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use skylark_e2e::pods::{container_pid, restart_count, wait_for_pod, wait_gone, wait_ready};
@@ -40,22 +40,40 @@ async fn node_agent_restarts_stops_and_relays() -> anyhow::Result<()> {
     let cluster = Cluster::start().await?;
     cluster.create_namespace(NS).await?;
     let result = async {
-        killed_container_is_restarted(&cluster).await.context("restart after SIGKILL")?;
-        failure_under_never_fails_the_pod(&cluster).await.context("restartPolicy Never")?;
-        deletion_sends_sigterm(&cluster).await.context("SIGTERM on deletion")?;
-        grace_period_ends_in_sigkill(&cluster).await.context("SIGKILL after the grace period")?;
-        pod_reaches_the_api_server(&cluster).await.context("API relay and service-account token")
+        killed_container_is_restarted(&cluster)
+            .await
+            .context("restart after SIGKILL")?;
+        failure_under_never_fails_the_pod(&cluster)
+            .await
+            .context("restartPolicy Never")?;
+        deletion_sends_sigterm(&cluster)
+            .await
+            .context("SIGTERM on deletion")?;
+        grace_period_ends_in_sigkill(&cluster)
+            .await
+            .context("SIGKILL after the grace period")?;
+        pod_reaches_the_api_server(&cluster)
+            .await
+            .context("API relay and service-account token")
     }
     .await;
     if result.is_err() {
-        eprintln!("cluster logs are in {} (SKYLARK_E2E_KEEP=1 keeps them)", cluster.dir().display());
+        eprintln!(
+            "cluster logs are in {} (SKYLARK_E2E_KEEP=1 keeps them)",
+            cluster.dir().display()
+        );
     }
     result
 }
 
 async fn killed_container_is_restarted(cluster: &Cluster) -> anyhow::Result<()> {
     let pods: Api<Pod> = Api::namespaced(cluster.client(), NS);
-    let pod = shell_pod("crashy", "Always", 5, "echo started; while :; do sleep 1; done")?;
+    let pod = shell_pod(
+        "crashy",
+        "Always",
+        5,
+        "echo started; while :; do sleep 1; done",
+    )?;
     pods.create(&PostParams::default(), &pod).await?;
     let running = wait_ready(&pods, "crashy", LONG).await?;
     let pid = container_pid(&running, "main").context("no pid reported")?;
@@ -67,8 +85,15 @@ async fn killed_container_is_restarted(cluster: &Cluster) -> anyhow::Result<()> 
         restart_count(p, "main") >= 1 && container_pid(p, "main").is_some_and(|n| n != pid)
     })
     .await?;
-    let status = restarted.status.and_then(|s| s.container_statuses).unwrap_or_default();
-    let last = status[0].last_state.as_ref().and_then(|s| s.terminated.as_ref()).context("no last state")?;
+    let status = restarted
+        .status
+        .and_then(|s| s.container_statuses)
+        .unwrap_or_default();
+    let last = status[0]
+        .last_state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .context("no last state")?;
     assert_eq!(last.exit_code, 128 + libc::SIGKILL, "{last:?}");
     let log = std::fs::read_to_string(cluster.container_log(NS, "crashy", "main"))?;
     assert!(log.matches("started").count() >= 2, "ran twice: {log}");
@@ -80,13 +105,24 @@ async fn killed_container_is_restarted(cluster: &Cluster) -> anyhow::Result<()> 
 
 async fn failure_under_never_fails_the_pod(cluster: &Cluster) -> anyhow::Result<()> {
     let pods: Api<Pod> = Api::namespaced(cluster.client(), NS);
-    pods.create(&PostParams::default(), &shell_pod("once", "Never", 5, "exit 3")?).await?;
+    pods.create(
+        &PostParams::default(),
+        &shell_pod("once", "Never", 5, "exit 3")?,
+    )
+    .await?;
     let done = wait_for_pod(&pods, "once", "Failed", LONG, |p| {
         p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")
     })
     .await?;
-    let status = done.status.and_then(|s| s.container_statuses).unwrap_or_default();
-    let term = status[0].state.as_ref().and_then(|s| s.terminated.as_ref()).context("not terminated")?;
+    let status = done
+        .status
+        .and_then(|s| s.container_statuses)
+        .unwrap_or_default();
+    let term = status[0]
+        .state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .context("not terminated")?;
     assert_eq!(term.exit_code, 3);
     assert_eq!(status[0].restart_count, 0);
     pods.delete("once", &DeleteParams::default()).await?;
@@ -97,28 +133,42 @@ async fn failure_under_never_fails_the_pod(cluster: &Cluster) -> anyhow::Result<
 async fn deletion_sends_sigterm(cluster: &Cluster) -> anyhow::Result<()> {
     let pods: Api<Pod> = Api::namespaced(cluster.client(), NS);
     let script = "trap 'echo got SIGTERM; exit 0' TERM; echo up; while :; do sleep 0.2; done";
-    pods.create(&PostParams::default(), &shell_pod("polite", "Always", 60, script)?).await?;
+    pods.create(
+        &PostParams::default(),
+        &shell_pod("polite", "Always", 60, script)?,
+    )
+    .await?;
     let pod = wait_ready(&pods, "polite", LONG).await?;
     let pid = container_pid(&pod, "main").context("no pid")?;
     pods.delete("polite", &DeleteParams::default()).await?;
     wait_gone(&pods, "polite", LONG).await?;
     assert!(!alive(pid), "the container process is gone");
     let log = std::fs::read_to_string(cluster.container_log(NS, "polite", "main"))?;
-    assert!(log.contains("got SIGTERM"), "the container saw SIGTERM: {log}");
+    assert!(
+        log.contains("got SIGTERM"),
+        "the container saw SIGTERM: {log}"
+    );
     Ok(())
 }
 
 async fn grace_period_ends_in_sigkill(cluster: &Cluster) -> anyhow::Result<()> {
     let pods: Api<Pod> = Api::namespaced(cluster.client(), NS);
     let script = "trap 'echo ignoring SIGTERM' TERM; while :; do sleep 0.2; done";
-    pods.create(&PostParams::default(), &shell_pod("stubborn", "Always", 2, script)?).await?;
+    pods.create(
+        &PostParams::default(),
+        &shell_pod("stubborn", "Always", 2, script)?,
+    )
+    .await?;
     let pod = wait_ready(&pods, "stubborn", LONG).await?;
     let pid = container_pid(&pod, "main").context("no pid")?;
     pods.delete("stubborn", &DeleteParams::default()).await?;
     wait_gone(&pods, "stubborn", LONG).await?;
     assert!(!alive(pid), "SIGKILL ended the process");
     let log = std::fs::read_to_string(cluster.container_log(NS, "stubborn", "main"))?;
-    assert!(log.contains("ignoring SIGTERM"), "SIGTERM came first: {log}");
+    assert!(
+        log.contains("ignoring SIGTERM"),
+        "SIGTERM came first: {log}"
+    );
     Ok(())
 }
 
@@ -140,11 +190,65 @@ async fn pod_reaches_the_api_server(cluster: &Cluster) -> anyhow::Result<()> {
     }
     pods.create(&PostParams::default(), &pod).await?;
     let done = wait_for_pod(&pods, "insider", "finished", LONG, |p| {
-        matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+        matches!(
+            p.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        )
     })
     .await?;
     let log = std::fs::read_to_string(cluster.container_log(NS, "insider", "main"))?;
-    assert_eq!(done.status.and_then(|s| s.phase).as_deref(), Some("Succeeded"), "{log}");
-    assert!(log.contains("forbidden") && log.contains("system:serviceaccount:agent:default"), "{log}");
+    assert_eq!(
+        done.status.and_then(|s| s.phase).as_deref(),
+        Some("Succeeded"),
+        "{log}"
+    );
+    assert!(
+        log.contains("forbidden") && log.contains("system:serviceaccount:agent:default"),
+        "{log}"
+    );
+    Ok(())
+}
+
+async fn configmap_volumes_are_files(cluster: &Cluster) -> anyhow::Result<()> {
+    let client = cluster.client();
+    let cm: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "conf"},
+        "data": {"broker.conf": "brokerName=b0\n", "extra": "x"},
+    }))?;
+    Api::<ConfigMap>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &cm)
+        .await?;
+    let dir = "/etc/skylark-e2e-conf";
+    let file = "/etc/skylark-e2e-only.conf";
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "configured"},
+        "spec": {
+            "restartPolicy": "Never",
+            "volumes": [{"name": "conf", "configMap": {"name": "conf"}}],
+            "containers": [{
+                "name": "main", "image": SHELL_IMAGE,
+                "command": ["sh", "-c", format!("cat {dir}/broker.conf {dir}/extra {file}; touch {dir}/x 2>/dev/null && echo writable")],
+                "volumeMounts": [
+                    {"name": "conf", "mountPath": dir, "readOnly": true},
+                    {"name": "conf", "mountPath": file, "subPath": "broker.conf"},
+                ],
+            }],
+        }
+    }))?;
+    let pods: Api<Pod> = Api::namespaced(client, NS);
+    pods.create(&PostParams::default(), &pod).await?;
+    wait_for_pod(&pods, "configured", "Succeeded", LONG, |p| {
+        p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded")
+    })
+    .await?;
+    let log = std::fs::read_to_string(cluster.container_log(NS, "configured", "main"))?;
+    assert_eq!(
+        log, "brokerName=b0\nxbrokerName=b0\n",
+        "files as in the ConfigMap, read-only"
+    );
+    pods.delete("configured", &DeleteParams::default()).await?;
+    wait_gone(&pods, "configured", LONG).await?;
+    // The mount points the agent had to make on this host are gone with the pod.
+    assert!(!std::path::Path::new(dir).exists() && !std::path::Path::new(file).exists());
     Ok(())
 }

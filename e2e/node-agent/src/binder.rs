@@ -32,7 +32,9 @@ async fn watch(ctx: &Context) -> anyhow::Result<()> {
             _ => continue,
         };
         let spec = pod.spec.as_ref();
-        let scheduler = spec.and_then(|s| s.scheduler_name.as_deref()).unwrap_or("default-scheduler");
+        let scheduler = spec
+            .and_then(|s| s.scheduler_name.as_deref())
+            .unwrap_or("default-scheduler");
         if scheduler != "default-scheduler" || pod.metadata.deletion_timestamp.is_some() {
             continue;
         }
@@ -44,7 +46,10 @@ async fn watch(ctx: &Context) -> anyhow::Result<()> {
 }
 
 async fn bind(ctx: &Context, pod: &Pod) -> anyhow::Result<()> {
-    let (Some(ns), Some(name)) = (pod.metadata.namespace.as_deref(), pod.metadata.name.as_deref()) else {
+    let (Some(ns), Some(name)) = (
+        pod.metadata.namespace.as_deref(),
+        pod.metadata.name.as_deref(),
+    ) else {
         return Ok(());
     };
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
@@ -61,7 +66,15 @@ async fn bind(ctx: &Context, pod: &Pod) -> anyhow::Result<()> {
             ..Default::default()
         },
     };
-    match pods.create_subresource::<Binding, serde_json::Value>("binding", name, &PostParams::default(), &binding).await {
+    match pods
+        .create_subresource::<Binding, serde_json::Value>(
+            "binding",
+            name,
+            &PostParams::default(),
+            &binding,
+        )
+        .await
+    {
         Ok(_) => {
             tracing::info!(namespace = ns, pod = name, node = %ctx.node_name, "bound");
             Ok(())

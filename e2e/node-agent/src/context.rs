@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::container::Mountpoints;
 use crate::hosts::HostsRegistry;
 use crate::netns::Network;
 
@@ -25,13 +26,18 @@ pub(crate) struct Context {
     pub(crate) api_port: u16,
     /// Pods whose hosts files need Service and pod names.
     pub(crate) hosts: HostsRegistry,
+    /// Mount points made on the host for pods.
+    pub(crate) mountpoints: Mountpoints,
     /// First and longest restart back-off.
     pub(crate) backoff: (Duration, Duration),
 }
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("node_name", &self.node_name).field("state_dir", &self.state_dir).finish_non_exhaustive()
+        f.debug_struct("Context")
+            .field("node_name", &self.node_name)
+            .field("state_dir", &self.state_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,13 +65,19 @@ impl Context {
             network,
             api_port,
             hosts: HostsRegistry::default(),
-            backoff: (Duration::from_millis(backoff_ms.0), Duration::from_millis(backoff_ms.1)),
+            mountpoints: Mountpoints::default(),
+            backoff: (
+                Duration::from_millis(backoff_ms.0),
+                Duration::from_millis(backoff_ms.1),
+            ),
         })
     }
 
     /// Folder of one pod: logs, volumes.
     pub(crate) fn pod_dir(&self, namespace: &str, name: &str) -> PathBuf {
-        self.state_dir.join("pods").join(format!("{namespace}_{name}"))
+        self.state_dir
+            .join("pods")
+            .join(format!("{namespace}_{name}"))
     }
 
     /// Folder backing a provisioned PersistentVolume; it outlives pods.

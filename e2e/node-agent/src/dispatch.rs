@@ -24,14 +24,21 @@ fn grace_of(pod: &Pod) -> Duration {
     let secs = pod
         .metadata
         .deletion_grace_period_seconds
-        .or_else(|| pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+        .or_else(|| {
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+        })
         .unwrap_or(30);
     Duration::from_secs(secs.max(0).unsigned_abs())
 }
 
 impl Dispatcher {
     pub(crate) fn new(ctx: Arc<Context>) -> Dispatcher {
-        Dispatcher { ctx, workers: Arc::new(Mutex::new(HashMap::new())) }
+        Dispatcher {
+            ctx,
+            workers: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     /// Watches our pods until aborted (re-watching after errors).
@@ -46,7 +53,8 @@ impl Dispatcher {
 
     async fn watch(&self) -> anyhow::Result<()> {
         let pods: Api<Pod> = Api::all(self.ctx.client.clone());
-        let config = watcher::Config::default().fields(&format!("spec.nodeName={}", self.ctx.node_name));
+        let config =
+            watcher::Config::default().fields(&format!("spec.nodeName={}", self.ctx.node_name));
         let mut stream = std::pin::pin!(watcher::watcher(pods, config));
         let mut listed: HashSet<String> = HashSet::new();
         while let Some(event) = stream.try_next().await? {
@@ -86,7 +94,9 @@ impl Dispatcher {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PodHandle>> {
-        self.workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn apply(&self, pod: Pod) {

@@ -16,12 +16,13 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::Api;
-use kube::runtime::{reflector, watcher, WatchStreamExt};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 
 use crate::context::Context;
 
 const DOMAIN: &str = "cluster.local";
-const RESOLV_CONF: &str = "# skylark-node-agent: names come from /etc/hosts\noptions timeout:1 attempts:1\n";
+const RESOLV_CONF: &str =
+    "# skylark-node-agent: names come from /etc/hosts\noptions timeout:1 attempts:1\n";
 
 /// One pod's hosts file and identity.
 #[derive(Debug, Clone)]
@@ -68,25 +69,41 @@ impl HostsRegistry {
             ip: ip.to_string(),
             written: String::new(),
         };
-        let slices = self.slices.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let slices = self
+            .slices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         refresh(&mut entry, &slices)?;
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(uid.to_string(), entry);
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(uid.to_string(), entry);
         Ok(())
     }
 
     /// Forgets a pod (its netns folder goes with the namespace).
     pub(crate) fn unregister(&self, uid: &str) {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(uid);
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
     }
 
     fn refresh_all(&self, slices: Vec<Arc<EndpointSlice>>) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for entry in entries.values_mut() {
             if let Err(e) = refresh(entry, &slices) {
                 tracing::warn!(path = %entry.path.display(), error = %e, "writing hosts file failed");
             }
         }
-        *self.slices.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = slices;
+        *self
+            .slices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = slices;
     }
 }
 
@@ -94,7 +111,11 @@ fn refresh(entry: &mut Entry, slices: &[Arc<EndpointSlice>]) -> anyhow::Result<(
     let content = render(entry, slices);
     if content != entry.written {
         // In place, not by rename: the file is bind-mounted into running pods.
-        let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&entry.path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&entry.path)?;
         f.write_all(content.as_bytes())?;
         entry.written = content;
     }
@@ -103,7 +124,11 @@ fn refresh(entry: &mut Entry, slices: &[Arc<EndpointSlice>]) -> anyhow::Result<(
 
 /// Names a Service or pod record is known by from `from_ns`.
 fn names(base: &str, ns: &str, from_ns: &str) -> Vec<String> {
-    let mut v = vec![format!("{base}.{ns}.svc.{DOMAIN}"), format!("{base}.{ns}.svc"), format!("{base}.{ns}")];
+    let mut v = vec![
+        format!("{base}.{ns}.svc.{DOMAIN}"),
+        format!("{base}.{ns}.svc"),
+        format!("{base}.{ns}"),
+    ];
     if ns == from_ns {
         v.push(base.to_string());
     }
@@ -113,15 +138,31 @@ fn names(base: &str, ns: &str, from_ns: &str) -> Vec<String> {
 fn render(entry: &Entry, slices: &[Arc<EndpointSlice>]) -> String {
     let mut lines: BTreeSet<String> = BTreeSet::new();
     let own = match &entry.subdomain {
-        Some(sub) => names(&format!("{}.{sub}", entry.hostname), &entry.namespace, &entry.namespace).join(" "),
+        Some(sub) => names(
+            &format!("{}.{sub}", entry.hostname),
+            &entry.namespace,
+            &entry.namespace,
+        )
+        .join(" "),
         None => String::new(),
     };
-    lines.insert(format!("{} {} {own}", entry.ip, entry.hostname).trim_end().to_string());
-    lines.insert(format!("127.0.0.1 {}", names("kubernetes", "default", &entry.namespace).join(" ")));
+    lines.insert(
+        format!("{} {} {own}", entry.ip, entry.hostname)
+            .trim_end()
+            .to_string(),
+    );
+    lines.insert(format!(
+        "127.0.0.1 {}",
+        names("kubernetes", "default", &entry.namespace).join(" ")
+    ));
     for slice in slices {
-        let Some(ns) = slice.metadata.namespace.as_deref() else { continue };
+        let Some(ns) = slice.metadata.namespace.as_deref() else {
+            continue;
+        };
         let labels = slice.metadata.labels.as_ref();
-        let Some(service) = labels.and_then(|l| l.get("kubernetes.io/service-name")) else { continue };
+        let Some(service) = labels.and_then(|l| l.get("kubernetes.io/service-name")) else {
+            continue;
+        };
         if ns == "default" && service == "kubernetes" {
             continue;
         }
@@ -131,9 +172,15 @@ fn render(entry: &Entry, slices: &[Arc<EndpointSlice>]) -> String {
                 continue;
             }
             for addr in &ep.addresses {
-                lines.insert(format!("{addr} {}", names(service, ns, &entry.namespace).join(" ")));
+                lines.insert(format!(
+                    "{addr} {}",
+                    names(service, ns, &entry.namespace).join(" ")
+                ));
                 if let Some(h) = &ep.hostname {
-                    lines.insert(format!("{addr} {}", names(&format!("{h}.{service}"), ns, &entry.namespace).join(" ")));
+                    lines.insert(format!(
+                        "{addr} {}",
+                        names(&format!("{h}.{service}"), ns, &entry.namespace).join(" ")
+                    ));
                 }
             }
         }

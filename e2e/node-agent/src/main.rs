@@ -24,7 +24,10 @@ use clap::Parser;
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(name = "skylark-node-agent", about = "A small kubelet for end-to-end tests")]
+#[command(
+    name = "skylark-node-agent",
+    about = "A small kubelet for end-to-end tests"
+)]
 struct Args {
     /// Kubeconfig with the credentials the agent uses.
     #[arg(long)]
@@ -56,7 +59,9 @@ struct Args {
 }
 
 fn parse_image(s: &str) -> Result<(String, PathBuf), String> {
-    let (name, path) = s.split_once('=').ok_or_else(|| format!("expected NAME=PATH, got {s}"))?;
+    let (name, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=PATH, got {s}"))?;
     Ok((name.to_string(), PathBuf::from(path)))
 }
 
@@ -72,10 +77,15 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let kubeconfig = kube::config::Kubeconfig::read_from(&args.kubeconfig)
         .with_context(|| format!("reading {}", args.kubeconfig.display()))?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await?;
-    let api_port = config.cluster_url.port_u16().context("the kubeconfig's server has no port")?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await?;
+    let api_port = config
+        .cluster_url
+        .port_u16()
+        .context("the kubeconfig's server has no port")?;
     let client = kube::Client::try_from(config)?;
     let network = netns::Network::new(&args.bridge, &args.pod_cidr, &args.netns_prefix)?;
     let ctx = Arc::new(context::Context::new(

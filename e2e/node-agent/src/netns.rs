@@ -37,9 +37,16 @@ pub(crate) struct PodNet {
 
 /// Runs `ip ARGS`.
 pub(crate) fn ip(args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("ip").args(args).output().context("running ip (iproute2)")?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running ip (iproute2)")?;
     if !out.status.success() {
-        bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -47,8 +54,12 @@ pub(crate) fn ip(args: &[&str]) -> anyhow::Result<String> {
 impl Network {
     /// The network on `bridge` with `cidr` (a /24 whose .1 is the bridge).
     pub(crate) fn new(bridge: &str, cidr: &str, prefix: &str) -> anyhow::Result<Network> {
-        let base = cidr.strip_suffix("/24").context("the pod CIDR must be a /24")?;
-        let base: Ipv4Addr = base.parse().with_context(|| format!("bad pod CIDR {cidr}"))?;
+        let base = cidr
+            .strip_suffix("/24")
+            .context("the pod CIDR must be a /24")?;
+        let base: Ipv4Addr = base
+            .parse()
+            .with_context(|| format!("bad pod CIDR {cidr}"))?;
         let [a, b, c, _] = base.octets();
         ip(&["link", "show", bridge]).with_context(|| format!("the bridge {bridge} must exist"))?;
         Ok(Network {
@@ -60,8 +71,13 @@ impl Network {
     }
 
     fn claim_octet(&self) -> anyhow::Result<u8> {
-        let mut used = self.used.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let octet = (2u8..=254).find(|o| !used.contains(o)).context("the pod network is full")?;
+        let mut used = self
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let octet = (2u8..=254)
+            .find(|o| !used.contains(o))
+            .context("the pod network is full")?;
         used.insert(octet);
         Ok(octet)
     }
@@ -70,7 +86,11 @@ impl Network {
     pub(crate) fn create(&self, pod_uid: &str) -> anyhow::Result<PodNet> {
         let octet = self.claim_octet()?;
         let [a, b, c, _] = self.gateway.octets();
-        let short: String = pod_uid.chars().filter(char::is_ascii_alphanumeric).take(12).collect();
+        let short: String = pod_uid
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect();
         let net = PodNet {
             netns: format!("{}{short}", self.prefix),
             ip: Ipv4Addr::new(a, b, c, octet),
@@ -81,7 +101,9 @@ impl Network {
         let gw = self.gateway.to_string();
         let result = (|| {
             ip(&["netns", "add", &net.netns])?;
-            ip(&["link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &net.netns])?;
+            ip(&[
+                "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &net.netns,
+            ])?;
             ip(&["link", "set", &veth, "master", &self.bridge])?;
             ip(&["link", "set", &veth, "up"])?;
             ip(&["-n", &net.netns, "link", "set", "lo", "up"])?;
@@ -101,12 +123,17 @@ impl Network {
     pub(crate) fn destroy(&self, net: &PodNet) {
         let _ = ip(&["netns", "del", &net.netns]);
         let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", net.netns));
-        self.used.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&net.host_octet);
+        self.used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&net.host_octet);
     }
 
     /// Deletes every namespace with our prefix (on shutdown).
     pub(crate) fn sweep(&self) {
-        let Ok(list) = ip(&["netns", "list"]) else { return };
+        let Ok(list) = ip(&["netns", "list"]) else {
+            return;
+        };
         for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
             if name.starts_with(&self.prefix) {
                 let _ = ip(&["netns", "del", name]);
@@ -118,7 +145,10 @@ impl Network {
 
 /// Listens on 127.0.0.1:`port` inside `netns` and relays every connection to
 /// the API server on the host's 127.0.0.1:`port`. Ends when the task is aborted.
-pub(crate) async fn api_relay(netns: String, port: u16) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+pub(crate) async fn api_relay(
+    netns: String,
+    port: u16,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     // A thread of its own: setns changes the calling thread's namespace, and a
     // socket keeps the namespace it was made in after the thread is gone.
@@ -130,7 +160,9 @@ pub(crate) async fn api_relay(netns: String, port: u16) -> anyhow::Result<tokio:
     let listener = TcpListener::from_std(listener)?;
     Ok(tokio::spawn(async move {
         loop {
-            let Ok((mut inside, _)) = listener.accept().await else { return };
+            let Ok((mut inside, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 if let Ok(mut outside) = TcpStream::connect(("127.0.0.1", port)).await {
                     let _ = tokio::io::copy_bidirectional(&mut inside, &mut outside).await;
@@ -148,5 +180,6 @@ fn listen_in(netns: &str, port: u16) -> anyhow::Result<std::net::TcpListener> {
     if rc != 0 {
         bail!("setns {path}: {}", std::io::Error::last_os_error());
     }
-    std::net::TcpListener::bind(("127.0.0.1", port)).with_context(|| format!("relay listen in {netns}"))
+    std::net::TcpListener::bind(("127.0.0.1", port))
+        .with_context(|| format!("relay listen in {netns}"))
 }

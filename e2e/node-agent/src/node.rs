@@ -23,15 +23,24 @@ pub(crate) async fn register(ctx: &Context) -> anyhow::Result<()> {
     let labels = BTreeMap::from([
         ("kubernetes.io/hostname".to_string(), ctx.node_name.clone()),
         ("kubernetes.io/os".to_string(), "linux".to_string()),
-        ("kubernetes.io/arch".to_string(), std::env::consts::ARCH.replace("x86_64", "amd64")),
+        (
+            "kubernetes.io/arch".to_string(),
+            std::env::consts::ARCH.replace("x86_64", "amd64"),
+        ),
     ]);
     let node = Node {
-        metadata: ObjectMeta { name: Some(ctx.node_name.clone()), labels: Some(labels), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(ctx.node_name.clone()),
+            labels: Some(labels),
+            ..Default::default()
+        },
         ..Default::default()
     };
     match nodes.create(&PostParams::default(), &node).await {
         Ok(_) => tracing::info!(node = %ctx.node_name, "registered the node"),
-        Err(kube::Error::Api(e)) if e.code == 409 => tracing::info!(node = %ctx.node_name, "node exists"),
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            tracing::info!(node = %ctx.node_name, "node exists")
+        }
         Err(e) => return Err(e.into()),
     }
     patch_status(ctx).await
@@ -77,7 +86,13 @@ async fn patch_status(ctx: &Context) -> anyhow::Result<()> {
             "machineID": "", "operatingSystem": "linux", "osImage": "skylark-node-agent", "systemUUID": "",
         },
     }});
-    nodes.patch_status(&ctx.node_name, &PatchParams::default(), &Patch::Merge(&status)).await?;
+    nodes
+        .patch_status(
+            &ctx.node_name,
+            &PatchParams::default(),
+            &Patch::Merge(&status),
+        )
+        .await?;
     Ok(())
 }
 
@@ -90,7 +105,10 @@ async fn renew_lease(ctx: &Context) -> anyhow::Result<()> {
         ..Default::default()
     };
     let lease = Lease {
-        metadata: ObjectMeta { name: Some(ctx.node_name.clone()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(ctx.node_name.clone()),
+            ..Default::default()
+        },
         spec: Some(spec.clone()),
     };
     match leases.get_opt(&ctx.node_name).await? {
@@ -99,7 +117,11 @@ async fn renew_lease(ctx: &Context) -> anyhow::Result<()> {
         }
         Some(_) => {
             leases
-                .patch(&ctx.node_name, &PatchParams::default(), &Patch::Merge(&json!({"spec": spec})))
+                .patch(
+                    &ctx.node_name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&json!({"spec": spec})),
+                )
                 .await?;
         }
     }

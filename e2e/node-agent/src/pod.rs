@@ -116,7 +116,14 @@ async fn run(ctx: Arc<Context>, pod: Pod, mut stop: watch::Receiver<Stop>) -> an
     };
     let spec = pod.spec.clone().unwrap_or_default();
     let hostname = pod_hostname(&pod);
-    ctx.hosts.register(&uid, &net.netns, &ns, &hostname, spec.subdomain.clone(), &net.ip.to_string())?;
+    ctx.hosts.register(
+        &uid,
+        &net.netns,
+        &ns,
+        &hostname,
+        spec.subdomain.clone(),
+        &net.ip.to_string(),
+    )?;
     let relay = match api_relay(net.netns.clone(), ctx.api_port).await {
         Ok(r) => Some(r),
         Err(e) => {
@@ -125,7 +132,10 @@ async fn run(ctx: Arc<Context>, pod: Pod, mut stop: watch::Receiver<Stop>) -> an
         }
     };
     shared.update(|s| s.pod_ip = Some(net.ip.to_string()));
-    let facts = PodFacts { pod_ip: net.ip.to_string(), host_ip: ctx.network.gateway.to_string() };
+    let facts = PodFacts {
+        pod_ip: net.ip.to_string(),
+        host_ip: ctx.network.gateway.to_string(),
+    };
 
     let vols = loop {
         match volumes::prepare(&ctx, &pod, &volume_root, &facts).await {
@@ -144,6 +154,32 @@ async fn run(ctx: Arc<Context>, pod: Pod, mut stop: watch::Receiver<Stop>) -> an
         }
     };
 
+    let mut mountpoints = Vec::new();
+    let vols = match vols {
+        Some(volumes) => {
+            let all: Vec<&Container> = spec
+                .init_containers
+                .iter()
+                .flatten()
+                .chain(&spec.containers)
+                .collect();
+            match ctx.mountpoints.claim(&all, &volumes) {
+                Ok(m) => {
+                    mountpoints = m;
+                    Some(volumes)
+                }
+                Err(e) => {
+                    let msg = format!("mount points: {e:#}");
+                    shared.update(|s| {
+                        s.phase = "Failed";
+                        s.message = Some(msg);
+                    });
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     if let Some(volumes) = vols {
         let env = Arc::new(PodEnv {
             ctx: ctx.clone(),
@@ -153,7 +189,10 @@ async fn run(ctx: Arc<Context>, pod: Pod, mut stop: watch::Receiver<Stop>) -> an
             volumes,
             dir: dir.clone(),
             shared: shared.clone(),
-            restart_policy: spec.restart_policy.clone().unwrap_or_else(|| "Always".into()),
+            restart_policy: spec
+                .restart_policy
+                .clone()
+                .unwrap_or_else(|| "Always".into()),
         });
         let mut init_ok = true;
         for (i, c) in spec.init_containers.iter().flatten().enumerate() {
@@ -172,7 +211,15 @@ async fn run(ctx: Arc<Context>, pod: Pod, mut stop: watch::Receiver<Stop>) -> an
                 .containers
                 .iter()
                 .enumerate()
-                .map(|(i, c)| tokio::spawn(run_container(env.clone(), c.clone(), i, false, stop.clone())))
+                .map(|(i, c)| {
+                    tokio::spawn(run_container(
+                        env.clone(),
+                        c.clone(),
+                        i,
+                        false,
+                        stop.clone(),
+                    ))
+                })
                 .collect();
             let mut codes = Vec::new();
             for r in runners {
@@ -193,6 +240,7 @@ async fn run(ctx: Arc<Context>, pod: Pod, mut stop: watch::Receiver<Stop>) -> an
     }
     ctx.hosts.unregister(&uid);
     ctx.network.destroy(&net);
+    ctx.mountpoints.release(&mountpoints);
     let _ = std::fs::remove_dir_all(&volume_root);
     shared.update(|s| s.pod_ip = None);
     // A pod that finished by itself waits for its deletion.
@@ -204,13 +252,22 @@ async fn run(ctx: Arc<Context>, pod: Pod, mut stop: watch::Receiver<Stop>) -> an
 
 /// After the pod's processes are gone: a deleted pod is removed for good
 /// (grace 0, only this incarnation of it).
-async fn finish(api: &Api<Pod>, name: &str, uid: &str, reason: Stop, writer_task: JoinHandle<()>) -> anyhow::Result<()> {
+async fn finish(
+    api: &Api<Pod>,
+    name: &str,
+    uid: &str,
+    reason: Stop,
+    writer_task: JoinHandle<()>,
+) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(100)).await;
     writer_task.abort();
     if let Stop::Delete(_) = reason {
         let params = DeleteParams {
             grace_period_seconds: Some(0),
-            preconditions: Some(Preconditions { uid: Some(uid.to_string()), resource_version: None }),
+            preconditions: Some(Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
             ..Default::default()
         };
         match api.delete(name, &params).await {
@@ -222,7 +279,12 @@ async fn finish(api: &Api<Pod>, name: &str, uid: &str, reason: Stop, writer_task
     Ok(())
 }
 
-fn status_of(shared: &Shared, init: bool, idx: usize, f: impl FnOnce(&mut crate::pod_status::CStatus)) {
+fn status_of(
+    shared: &Shared,
+    init: bool,
+    idx: usize,
+    f: impl FnOnce(&mut crate::pod_status::CStatus),
+) {
     shared.update(|s| {
         let list = if init { &mut s.init } else { &mut s.containers };
         if let Some(c) = list.get_mut(idx) {
@@ -234,7 +296,13 @@ fn status_of(shared: &Shared, init: bool, idx: usize, f: impl FnOnce(&mut crate:
 async fn launch_of(env: &PodEnv, c: &Container) -> anyhow::Result<Launch> {
     let vars = environment(&env.ctx, &env.pod, c, &env.facts).await?;
     let (program, args) = argv(&env.ctx, c, &vars)?;
-    Ok(Launch { netns: env.net.netns.clone(), prelude: prelude(c, &env.volumes)?, program, args, env: vars })
+    Ok(Launch {
+        netns: env.net.netns.clone(),
+        prelude: prelude(c, &env.volumes)?,
+        program,
+        args,
+        env: vars,
+    })
 }
 
 /// What ended a container run.
@@ -246,7 +314,13 @@ enum Event {
 
 /// Runs a container until it is done for good (per restartPolicy) or stopped;
 /// returns its last exit code (None if it never ran to an exit).
-async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, mut stop: watch::Receiver<Stop>) -> Option<i32> {
+async fn run_container(
+    env: Arc<PodEnv>,
+    c: Container,
+    idx: usize,
+    init: bool,
+    mut stop: watch::Receiver<Stop>,
+) -> Option<i32> {
     let shared = &env.shared;
     let (first_backoff, max_backoff) = env.ctx.backoff;
     let mut backoff = first_backoff;
@@ -264,7 +338,9 @@ async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, m
             Err(e) => {
                 let msg = format!("{e:#}");
                 tracing::warn!(pod = ?env.pod.metadata.name, container = %c.name, error = %msg, "cannot start container");
-                status_of(shared, init, idx, |s| s.state = CState::waiting("CreateContainerError", msg));
+                status_of(shared, init, idx, |s| {
+                    s.state = CState::waiting("CreateContainerError", msg)
+                });
                 if sleep_or_stop(&mut stop, backoff).await {
                     return None;
                 }
@@ -288,7 +364,15 @@ async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, m
             s.ready = !has_readiness;
         });
         let (dead_tx, mut dead_rx) = tokio::sync::mpsc::channel::<&'static str>(1);
-        let probes = (!init).then(|| tokio::spawn(probe_loop(env.clone(), c.clone(), idx, launch.clone(), dead_tx)));
+        let probes = (!init).then(|| {
+            tokio::spawn(probe_loop(
+                env.clone(),
+                c.clone(),
+                idx,
+                launch.clone(),
+                dead_tx,
+            ))
+        });
         let event = tokio::select! {
             s = child.wait() => Event::Exited(s.ok()),
             Some(why) = dead_rx.recv() => Event::Unhealthy(why),
@@ -298,8 +382,17 @@ async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, m
             Event::Exited(s) => (s, false, None),
             Event::Unhealthy(why) => {
                 tracing::info!(pod = ?env.pod.metadata.name, container = %c.name, why, "restarting container");
-                let secs = env.pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
-                (terminate(&mut child, Duration::from_secs(secs.max(0).unsigned_abs())).await, false, Some(why))
+                let secs = env
+                    .pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+                    .unwrap_or(30);
+                (
+                    terminate(&mut child, Duration::from_secs(secs.max(0).unsigned_abs())).await,
+                    false,
+                    Some(why),
+                )
             }
             Event::Stop => {
                 let grace = stop.borrow().grace();
@@ -307,7 +400,11 @@ async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, m
                 if grace > Duration::ZERO {
                     pre_stop(&env, &c, &launch, grace).await;
                 }
-                (terminate(&mut child, grace.saturating_sub(begun.elapsed())).await, true, None)
+                (
+                    terminate(&mut child, grace.saturating_sub(begun.elapsed())).await,
+                    true,
+                    None,
+                )
             }
         };
         if let Some(p) = probes {
@@ -318,7 +415,9 @@ async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, m
         let terminated = CState::Terminated {
             exit_code: code,
             signal,
-            reason: reason.unwrap_or(if code == 0 { "Completed" } else { "Error" }).to_string(),
+            reason: reason
+                .unwrap_or(if code == 0 { "Completed" } else { "Error" })
+                .to_string(),
             started,
             finished: Timestamp::now(),
         };
@@ -336,7 +435,13 @@ async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, m
             if restart {
                 s.last = Some(terminated);
                 s.restart_count += 1;
-                s.state = CState::waiting("CrashLoopBackOff", format!("back-off {} ms restarting failed container", backoff.as_millis()));
+                s.state = CState::waiting(
+                    "CrashLoopBackOff",
+                    format!(
+                        "back-off {} ms restarting failed container",
+                        backoff.as_millis()
+                    ),
+                );
             } else {
                 s.state = terminated;
             }
@@ -356,7 +461,9 @@ async fn run_container(env: Arc<PodEnv>, c: Container, idx: usize, init: bool, m
 
 /// Runs the container's preStop hook (exec only) within the grace period.
 async fn pre_stop(env: &PodEnv, c: &Container, launch: &Launch, grace: Duration) {
-    let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) else { return };
+    let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) else {
+        return;
+    };
     let name = env.pod.metadata.name.as_deref().unwrap_or("");
     let Some(argv) = hook.exec.as_ref().and_then(|e| e.command.clone()) else {
         tracing::warn!(pod = name, container = %c.name, "only exec preStop hooks are supported; this one was not run");
@@ -371,12 +478,20 @@ async fn pre_stop(env: &PodEnv, c: &Container, launch: &Launch, grace: Duration)
                 let _ = child.wait().await;
             }
         }
-        Err(e) => tracing::warn!(pod = name, container = %c.name, error = %e, "preStop hook failed to start"),
+        Err(e) => {
+            tracing::warn!(pod = name, container = %c.name, error = %e, "preStop hook failed to start")
+        }
     }
 }
 
 /// Startup, then readiness and liveness probes of one container run.
-async fn probe_loop(env: Arc<PodEnv>, c: Container, idx: usize, launch: Launch, dead: tokio::sync::mpsc::Sender<&'static str>) {
+async fn probe_loop(
+    env: Arc<PodEnv>,
+    c: Container,
+    idx: usize,
+    launch: Launch,
+    dead: tokio::sync::mpsc::Sender<&'static str>,
+) {
     let ip = env.net.ip;
     let name = env.pod.metadata.name.clone().unwrap_or_default();
     let probe_result = |p, t: Timing| {
@@ -418,13 +533,21 @@ async fn probe_loop(env: Arc<PodEnv>, c: Container, idx: usize, launch: Launch, 
                 ok_run += 1;
                 bad_run = 0;
                 if ok_run >= t.success_threshold {
-                    status_of(&env.shared, false, idx, |s| if !s.ready { s.ready = true });
+                    status_of(&env.shared, false, idx, |s| {
+                        if !s.ready {
+                            s.ready = true
+                        }
+                    });
                 }
             } else {
                 bad_run += 1;
                 ok_run = 0;
                 if bad_run >= t.failure_threshold {
-                    status_of(&env.shared, false, idx, |s| if s.ready { s.ready = false });
+                    status_of(&env.shared, false, idx, |s| {
+                        if s.ready {
+                            s.ready = false
+                        }
+                    });
                 }
             }
             tokio::time::sleep(t.period).await;

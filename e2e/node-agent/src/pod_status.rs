@@ -21,20 +21,37 @@ pub(crate) enum CState {
     /// Running since.
     Running { started: Timestamp },
     /// Exited.
-    Terminated { exit_code: i32, signal: Option<i32>, reason: String, started: Timestamp, finished: Timestamp },
+    Terminated {
+        exit_code: i32,
+        signal: Option<i32>,
+        reason: String,
+        started: Timestamp,
+        finished: Timestamp,
+    },
 }
 
 impl CState {
     /// Waiting with a reason.
     pub(crate) fn waiting(reason: &str, message: impl Into<String>) -> CState {
-        CState::Waiting { reason: reason.into(), message: message.into() }
+        CState::Waiting {
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 
     fn to_json(&self) -> Value {
         match self {
-            CState::Waiting { reason, message } => json!({"waiting": {"reason": reason, "message": message}}),
+            CState::Waiting { reason, message } => {
+                json!({"waiting": {"reason": reason, "message": message}})
+            }
             CState::Running { started } => json!({"running": {"startedAt": Time(*started)}}),
-            CState::Terminated { exit_code, signal, reason, started, finished } => json!({"terminated": {
+            CState::Terminated {
+                exit_code,
+                signal,
+                reason,
+                started,
+                finished,
+            } => json!({"terminated": {
                 "exitCode": exit_code, "signal": signal, "reason": reason,
                 "startedAt": Time(*started), "finishedAt": Time(*finished),
             }}),
@@ -98,7 +115,9 @@ impl PodState {
     pub(crate) fn new(pod: &Pod, host_ip: String) -> PodState {
         let spec = pod.spec.clone().unwrap_or_default();
         let statuses = |cs: &[k8s_openapi::api::core::v1::Container]| {
-            cs.iter().map(|c| CStatus::new(&c.name, c.image.as_deref().unwrap_or(""))).collect()
+            cs.iter()
+                .map(|c| CStatus::new(&c.name, c.image.as_deref().unwrap_or("")))
+                .collect()
         };
         PodState {
             phase: "Pending",
@@ -123,15 +142,20 @@ impl PodState {
     }
 
     /// The status subresource as a merge patch.
-    pub(crate) fn to_patch(&mut self) -> Value {
-        let ready = self.phase == "Running" && self.initialized && self.containers.iter().all(|c| c.ready);
+    pub(crate) fn as_patch(&mut self) -> Value {
+        let ready =
+            self.phase == "Running" && self.initialized && self.containers.iter().all(|c| c.ready);
         let conditions = vec![
             self.condition("PodScheduled", true),
             self.condition("Initialized", self.initialized),
             self.condition("ContainersReady", ready),
             self.condition("Ready", ready),
         ];
-        let ips = self.pod_ip.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>();
+        let ips = self
+            .pod_ip
+            .iter()
+            .map(|ip| json!({"ip": ip}))
+            .collect::<Vec<_>>();
         json!({"status": {
             "phase": self.phase,
             "conditions": conditions,
@@ -154,12 +178,18 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(state: PodState) -> Arc<Shared> {
-        Arc::new(Shared { state: Mutex::new(state), changed: Notify::new() })
+        Arc::new(Shared {
+            state: Mutex::new(state),
+            changed: Notify::new(),
+        })
     }
 
     /// Changes the state and wakes the status writer.
     pub(crate) fn update<R>(&self, f: impl FnOnce(&mut PodState) -> R) -> R {
-        let r = f(&mut self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let r = f(&mut self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
         self.changed.notify_one();
         r
     }
@@ -171,7 +201,10 @@ pub(crate) async fn writer(api: Api<Pod>, name: String, shared: Arc<Shared>) {
         shared.changed.notified().await;
         tokio::time::sleep(Duration::from_millis(50)).await;
         let patch = shared.update_quiet();
-        if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        if let Err(e) = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             if matches!(&e, kube::Error::Api(s) if s.code == 404) {
                 return;
             }
@@ -184,6 +217,9 @@ pub(crate) async fn writer(api: Api<Pod>, name: String, shared: Arc<Shared>) {
 
 impl Shared {
     fn update_quiet(&self) -> Value {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).to_patch()
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_patch()
     }
 }

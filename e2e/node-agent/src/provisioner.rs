@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::{
-    HostPathVolumeSource, ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec,
+    HostPathVolumeSource, ObjectReference, PersistentVolume, PersistentVolumeClaim,
+    PersistentVolumeSpec,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -35,7 +36,10 @@ async fn watch(ctx: &Context) -> anyhow::Result<()> {
             watcher::Event::Apply(c) | watcher::Event::InitApply(c) => c,
             _ => continue,
         };
-        let unbound = claim.spec.as_ref().is_none_or(|s| s.volume_name.as_deref().unwrap_or("").is_empty());
+        let unbound = claim
+            .spec
+            .as_ref()
+            .is_none_or(|s| s.volume_name.as_deref().unwrap_or("").is_empty());
         if unbound && claim.metadata.deletion_timestamp.is_none() {
             if let Err(e) = provision(ctx, &claim).await {
                 tracing::warn!(claim = ?claim.metadata.name, error = %e, "provisioning failed");
@@ -46,9 +50,11 @@ async fn watch(ctx: &Context) -> anyhow::Result<()> {
 }
 
 async fn provision(ctx: &Context, claim: &PersistentVolumeClaim) -> anyhow::Result<()> {
-    let (Some(ns), Some(name), Some(uid)) =
-        (claim.metadata.namespace.as_deref(), claim.metadata.name.as_deref(), claim.metadata.uid.as_deref())
-    else {
+    let (Some(ns), Some(name), Some(uid)) = (
+        claim.metadata.namespace.as_deref(),
+        claim.metadata.name.as_deref(),
+        claim.metadata.uid.as_deref(),
+    ) else {
         return Ok(());
     };
     let spec = claim.spec.clone().unwrap_or_default();
@@ -61,17 +67,27 @@ async fn provision(ctx: &Context, claim: &PersistentVolumeClaim) -> anyhow::Resu
         .and_then(|r| r.requests.as_ref())
         .and_then(|r| r.get("storage").cloned())
         .unwrap_or_else(|| Quantity("1Gi".into()));
-    let access_modes = spec.access_modes.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| vec!["ReadWriteOnce".into()]);
+    let access_modes = spec
+        .access_modes
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| vec!["ReadWriteOnce".into()]);
     let pv = PersistentVolume {
         metadata: ObjectMeta {
             name: Some(pv_name.clone()),
-            labels: Some(BTreeMap::from([("skylark.e2e/provisioned-by".into(), ctx.node_name.clone())])),
+            labels: Some(BTreeMap::from([(
+                "skylark.e2e/provisioned-by".into(),
+                ctx.node_name.clone(),
+            )])),
             ..Default::default()
         },
         spec: Some(PersistentVolumeSpec {
             capacity: Some(BTreeMap::from([("storage".into(), size)])),
             access_modes: Some(access_modes),
-            host_path: Some(HostPathVolumeSource { path: dir.display().to_string(), type_: None }),
+            host_path: Some(HostPathVolumeSource {
+                path: dir.display().to_string(),
+                type_: None,
+            }),
             claim_ref: Some(ObjectReference {
                 kind: Some("PersistentVolumeClaim".into()),
                 api_version: Some("v1".into()),
@@ -89,7 +105,9 @@ async fn provision(ctx: &Context, claim: &PersistentVolumeClaim) -> anyhow::Resu
     };
     let pvs: Api<PersistentVolume> = Api::all(ctx.client.clone());
     match pvs.create(&PostParams::default(), &pv).await {
-        Ok(_) => tracing::info!(namespace = ns, claim = name, volume = %pv_name, dir = %dir.display(), "provisioned"),
+        Ok(_) => {
+            tracing::info!(namespace = ns, claim = name, volume = %pv_name, dir = %dir.display(), "provisioned")
+        }
         Err(kube::Error::Api(e)) if e.code == 409 => {}
         Err(e) => return Err(e.into()),
     }

@@ -21,7 +21,11 @@ pub(crate) fn image_key(image: &str) -> &str {
 
 /// The program and arguments a container runs: `command` replaces the image's
 /// entrypoint (the mapped binary) and `args` follow, as in Kubernetes.
-pub(crate) fn argv(ctx: &Context, c: &Container, env: &[(String, String)]) -> anyhow::Result<(PathBuf, Vec<String>)> {
+pub(crate) fn argv(
+    ctx: &Context,
+    c: &Container,
+    env: &[(String, String)],
+) -> anyhow::Result<(PathBuf, Vec<String>)> {
     let image = c.image.as_deref().unwrap_or("");
     let key = image_key(image);
     let bin = ctx
@@ -41,8 +45,16 @@ pub(crate) fn argv(ctx: &Context, c: &Container, env: &[(String, String)]) -> an
     Ok((program, rest.iter().cloned().chain(args).collect()))
 }
 
-fn resolve_program(name: &str, key: &str, bin: &Path, vars: &HashMap<&str, &str>) -> anyhow::Result<PathBuf> {
-    let base = Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name);
+fn resolve_program(
+    name: &str,
+    key: &str,
+    bin: &Path,
+    vars: &HashMap<&str, &str>,
+) -> anyhow::Result<PathBuf> {
+    let base = Path::new(name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(name);
     if base == key || Some(base) == bin.file_name().and_then(|n| n.to_str()) {
         return Ok(bin.to_path_buf());
     }
@@ -60,7 +72,8 @@ fn resolve_program(name: &str, key: &str, bin: &Path, vars: &HashMap<&str, &str>
 }
 
 /// PATH of a container that sets none (the usual image default).
-pub(crate) const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Kubernetes' `$(VAR)` expansion: a defined variable is replaced, `$$` is a
 /// literal `$`, anything else stays as written.
@@ -102,17 +115,24 @@ pub(crate) fn field(pod: &Pod, path: &str, facts: &PodFacts) -> anyhow::Result<S
     let m = &pod.metadata;
     let spec = pod.spec.as_ref();
     let lookup = |map: &Option<std::collections::BTreeMap<String, String>>, key: &str| {
-        map.as_ref().and_then(|m| m.get(key)).cloned().unwrap_or_default()
+        map.as_ref()
+            .and_then(|m| m.get(key))
+            .cloned()
+            .unwrap_or_default()
     };
     let bracketed = |prefix: &str| {
-        path.strip_prefix(prefix).and_then(|r| r.strip_prefix("['")).and_then(|r| r.strip_suffix("']"))
+        path.strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix("['"))
+            .and_then(|r| r.strip_suffix("']"))
     };
     Ok(match path {
         "metadata.name" => m.name.clone().unwrap_or_default(),
         "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
         "metadata.uid" => m.uid.clone().unwrap_or_default(),
         "spec.nodeName" => spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
-        "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
+        "spec.serviceAccountName" => spec
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_default(),
         "status.podIP" | "status.podIPs" => facts.pod_ip.clone(),
         "status.hostIP" | "status.hostIPs" => facts.host_ip.clone(),
         _ => {
@@ -143,7 +163,10 @@ pub(crate) async fn environment(
         ("HOSTNAME".into(), pod_hostname(pod)),
         ("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into()),
         ("KUBERNETES_SERVICE_PORT".into(), ctx.api_port.to_string()),
-        ("KUBERNETES_SERVICE_PORT_HTTPS".into(), ctx.api_port.to_string()),
+        (
+            "KUBERNETES_SERVICE_PORT_HTTPS".into(),
+            ctx.api_port.to_string(),
+        ),
     ];
     let set = |env: &mut Vec<(String, String)>, k: String, v: String| {
         env.retain(|(name, _)| *name != k);
@@ -166,7 +189,11 @@ pub(crate) async fn environment(
             match secrets.get_opt(&r.name).await? {
                 Some(s) => {
                     for (k, v) in s.data.unwrap_or_default() {
-                        set(&mut env, format!("{prefix}{k}"), String::from_utf8_lossy(&v.0).into_owned());
+                        set(
+                            &mut env,
+                            format!("{prefix}{k}"),
+                            String::from_utf8_lossy(&v.0).into_owned(),
+                        );
                     }
                 }
                 None if r.optional == Some(true) => {}
@@ -180,25 +207,44 @@ pub(crate) async fn environment(
                 Some(field(pod, &f.field_path, facts)?)
             } else if let Some(r) = &src.config_map_key_ref {
                 let cm = configmaps.get_opt(&r.name).await?;
-                let v = cm.and_then(|cm| cm.data).and_then(|d| d.get(&r.key).cloned());
+                let v = cm
+                    .and_then(|cm| cm.data)
+                    .and_then(|d| d.get(&r.key).cloned());
                 match v {
                     Some(v) => Some(v),
                     None if r.optional == Some(true) => None,
-                    None => bail!("env {}: key {} of ConfigMap {ns}/{} not found", e.name, r.key, r.name),
+                    None => bail!(
+                        "env {}: key {} of ConfigMap {ns}/{} not found",
+                        e.name,
+                        r.key,
+                        r.name
+                    ),
                 }
             } else if let Some(r) = &src.secret_key_ref {
                 let s = secrets.get_opt(&r.name).await?;
-                let v = s.and_then(|s| s.data).and_then(|d| d.get(&r.key).map(|b| String::from_utf8_lossy(&b.0).into_owned()));
+                let v = s.and_then(|s| s.data).and_then(|d| {
+                    d.get(&r.key)
+                        .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                });
                 match v {
                     Some(v) => Some(v),
                     None if r.optional == Some(true) => None,
-                    None => bail!("env {}: key {} of Secret {ns}/{} not found", e.name, r.key, r.name),
+                    None => bail!(
+                        "env {}: key {} of Secret {ns}/{} not found",
+                        e.name,
+                        r.key,
+                        r.name
+                    ),
                 }
             } else {
-                bail!("env {}: this valueFrom source is not supported by the node agent", e.name)
+                bail!(
+                    "env {}: this valueFrom source is not supported by the node agent",
+                    e.name
+                )
             }
         } else {
-            let vars: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let vars: HashMap<&str, &str> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             Some(expand(e.value.as_deref().unwrap_or(""), &vars))
         };
         if let Some(v) = value {
@@ -225,7 +271,10 @@ mod tests {
     fn image_keys() {
         assert_eq!(image_key("skylark"), "skylark");
         assert_eq!(image_key("skylark:0.1.0"), "skylark");
-        assert_eq!(image_key("ghcr.io/skylark-mq/skylark:0.1@sha256:abc"), "skylark");
+        assert_eq!(
+            image_key("ghcr.io/skylark-mq/skylark:0.1@sha256:abc"),
+            "skylark"
+        );
         assert_eq!(image_key("localhost:5000/sh"), "sh");
     }
 

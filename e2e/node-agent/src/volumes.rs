@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, DownwardAPIVolumeFile, KeyToPath, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
-    ServiceAccount, Volume,
+    ConfigMap, DownwardAPIVolumeFile, KeyToPath, PersistentVolume, PersistentVolumeClaim, Pod,
+    Secret, ServiceAccount, Volume,
 };
 use kube::api::{Api, PostParams};
 
@@ -28,15 +28,29 @@ pub(crate) async fn prepare(
     facts: &PodFacts,
 ) -> anyhow::Result<HashMap<String, PathBuf>> {
     let mut out = HashMap::new();
-    for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
+    for v in pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+    {
         let dir = root.join(&v.name);
-        let path = prepare_one(ctx, pod, v, &dir, facts).await.with_context(|| format!("volume {}", v.name))?;
+        let path = prepare_one(ctx, pod, v, &dir, facts)
+            .await
+            .with_context(|| format!("volume {}", v.name))?;
         out.insert(v.name.clone(), path);
     }
     Ok(out)
 }
 
-async fn prepare_one(ctx: &Context, pod: &Pod, v: &Volume, dir: &Path, facts: &PodFacts) -> anyhow::Result<PathBuf> {
+async fn prepare_one(
+    ctx: &Context,
+    pod: &Pod,
+    v: &Volume,
+    dir: &Path,
+    facts: &PodFacts,
+) -> anyhow::Result<PathBuf> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
     if v.empty_dir.is_some() {
         std::fs::create_dir_all(dir)?;
@@ -53,7 +67,15 @@ async fn prepare_one(ctx: &Context, pod: &Pod, v: &Volume, dir: &Path, facts: &P
     let default_mode;
     if let Some(cm) = &v.config_map {
         default_mode = cm.default_mode;
-        configmap_files(ctx, ns, &cm.name, cm.items.as_deref(), cm.optional, &mut files).await?;
+        configmap_files(
+            ctx,
+            ns,
+            &cm.name,
+            cm.items.as_deref(),
+            cm.optional,
+            &mut files,
+        )
+        .await?;
     } else if let Some(s) = &v.secret {
         default_mode = s.default_mode;
         let name = s.secret_name.as_deref().unwrap_or("");
@@ -65,13 +87,23 @@ async fn prepare_one(ctx: &Context, pod: &Pod, v: &Volume, dir: &Path, facts: &P
         default_mode = p.default_mode;
         for src in p.sources.iter().flatten() {
             if let Some(cm) = &src.config_map {
-                configmap_files(ctx, ns, &cm.name, cm.items.as_deref(), cm.optional, &mut files).await?;
+                configmap_files(
+                    ctx,
+                    ns,
+                    &cm.name,
+                    cm.items.as_deref(),
+                    cm.optional,
+                    &mut files,
+                )
+                .await?;
             } else if let Some(s) = &src.secret {
                 secret_files(ctx, ns, &s.name, s.items.as_deref(), s.optional, &mut files).await?;
             } else if let Some(d) = &src.downward_api {
                 downward_files(pod, d.items.as_deref(), facts, &mut files)?;
             } else if let Some(t) = &src.service_account_token {
-                let token = service_account_token(ctx, pod, t.audience.clone(), t.expiration_seconds).await?;
+                let token =
+                    service_account_token(ctx, pod, t.audience.clone(), t.expiration_seconds)
+                        .await?;
                 files.insert(t.path.clone(), (token.into_bytes(), None));
             } else {
                 bail!("this projected volume source is not supported by the node agent");
@@ -86,9 +118,16 @@ async fn prepare_one(ctx: &Context, pod: &Pod, v: &Volume, dir: &Path, facts: &P
 
 async fn claim_dir(ctx: &Context, ns: &str, claim: &str) -> anyhow::Result<PathBuf> {
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
-    let pvc = claims.get_opt(claim).await?.with_context(|| format!("claim {ns}/{claim} not found"))?;
+    let pvc = claims
+        .get_opt(claim)
+        .await?
+        .with_context(|| format!("claim {ns}/{claim} not found"))?;
     let bound = pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
-    let volume = pvc.spec.as_ref().and_then(|s| s.volume_name.clone()).filter(|_| bound);
+    let volume = pvc
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.clone())
+        .filter(|_| bound);
     let volume = volume.with_context(|| format!("claim {ns}/{claim} is not bound yet"))?;
     let pvs: Api<PersistentVolume> = Api::all(ctx.client.clone());
     let pv = pvs.get(&volume).await?;
@@ -108,7 +147,9 @@ fn select(
         None => files.extend(data.into_iter().map(|(k, v)| (k, (v, None)))),
         Some(items) => {
             for item in items {
-                let v = data.get(&item.key).with_context(|| format!("{what} has no key {}", item.key))?;
+                let v = data
+                    .get(&item.key)
+                    .with_context(|| format!("{what} has no key {}", item.key))?;
                 files.insert(item.path.clone(), (v.clone(), item.mode));
             }
         }
@@ -131,9 +172,18 @@ async fn configmap_files(
         }
         bail!("ConfigMap {ns}/{name} not found");
     };
-    let mut data: BTreeMap<String, Vec<u8>> =
-        cm.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
-    data.extend(cm.binary_data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)));
+    let mut data: BTreeMap<String, Vec<u8>> = cm
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()))
+        .collect();
+    data.extend(
+        cm.binary_data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0)),
+    );
     select(data, items, &format!("ConfigMap {ns}/{name}"), files)
 }
 
@@ -152,7 +202,12 @@ async fn secret_files(
         }
         bail!("Secret {ns}/{name} not found");
     };
-    let data = s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+    let data = s
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
     select(data, items, &format!("Secret {ns}/{name}"), files)
 }
 
@@ -163,11 +218,21 @@ fn downward_files(
     files: &mut BTreeMap<String, (Vec<u8>, Option<i32>)>,
 ) -> anyhow::Result<()> {
     for item in items.into_iter().flatten() {
-        let f = item.field_ref.as_ref().context("only fieldRef downward-API files are supported")?;
+        let f = item
+            .field_ref
+            .as_ref()
+            .context("only fieldRef downward-API files are supported")?;
         let value = match f.field_path.as_str() {
             "metadata.labels" | "metadata.annotations" => {
-                let map = if f.field_path.ends_with("labels") { &pod.metadata.labels } else { &pod.metadata.annotations };
-                map.iter().flatten().map(|(k, v)| format!("{k}={v:?}\n")).collect()
+                let map = if f.field_path.ends_with("labels") {
+                    &pod.metadata.labels
+                } else {
+                    &pod.metadata.annotations
+                };
+                map.iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k}={v:?}\n"))
+                    .collect()
             }
             path => field(pod, path, facts)?,
         };
@@ -183,7 +248,11 @@ async fn service_account_token(
     expiration: Option<i64>,
 ) -> anyhow::Result<String> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
-    let sa = pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_else(|| "default".into());
+    let sa = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone())
+        .unwrap_or_else(|| "default".into());
     let api: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), ns);
     let request = TokenRequest {
         spec: TokenRequestSpec {
@@ -198,11 +267,20 @@ async fn service_account_token(
         },
         ..Default::default()
     };
-    let token = api.create_token_request(&sa, &PostParams::default(), &request).await?;
-    token.status.map(|s| s.token).context("the token request returned no token")
+    let token = api
+        .create_token_request(&sa, &PostParams::default(), &request)
+        .await?;
+    token
+        .status
+        .map(|s| s.token)
+        .context("the token request returned no token")
 }
 
-fn write_files(dir: &Path, files: &BTreeMap<String, (Vec<u8>, Option<i32>)>, default_mode: Option<i32>) -> anyhow::Result<()> {
+fn write_files(
+    dir: &Path,
+    files: &BTreeMap<String, (Vec<u8>, Option<i32>)>,
+    default_mode: Option<i32>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     for (rel, (bytes, mode)) in files {
         if rel.split('/').any(|c| c == "..") || rel.starts_with('/') {
