@@ -11,7 +11,9 @@ use skylark_protocol::ResponseCode;
 use skylark_protocol::headers::send::SendMessageResponseHeader;
 use skylark_remoting::RemotingClient;
 use support::ha::{
-    GROUP, HaCluster, commit_log_bytes, create_topic, eventually, has_topic, pull_all, route, send,
+    GROUP, HaCluster, commit_log_bytes, commit_offset, committed_offset, create_group,
+    create_topic, delay_offsets, eventually, group_names, has_topic, pull_all, route, send,
+    send_delayed,
 };
 
 const TOPIC: &str = "HaTopic";
@@ -98,6 +100,29 @@ async fn async_master_replica_has_every_message_byte_for_byte_and_the_config() {
                 ids.get(&0) == Some(&master.addr) && ids.get(&1) == Some(&replica.addr)
             })
     })
+    .await;
+
+    // Consumer offsets, subscription groups and delay offsets are copied too.
+    commit_offset(&client, &master.addr, "HaGroup", TOPIC, 2, 7).await;
+    create_group(&client, &master.addr, "HaCreatedGroup").await;
+    let delayed = send_delayed(&client, &master.addr, TOPIC, 1, b"delayed 1 s").await;
+    assert_eq!(delayed.response_code(), ResponseCode::SUCCESS);
+    eventually("the master delivers the delayed message", || async {
+        delay_offsets(&client, &master.addr).await.get(&1) == Some(&1)
+    })
+    .await;
+    eventually(
+        "offsets, groups and delay offsets reach the replica",
+        || async {
+            committed_offset(&client, &replica.addr, "HaGroup", TOPIC, 2).await == Some(7)
+                && group_names(&client, &replica.addr)
+                    .await
+                    .iter()
+                    .any(|g| g == "HaCreatedGroup")
+                && delay_offsets(&client, &replica.addr).await
+                    == delay_offsets(&client, &master.addr).await
+        },
+    )
     .await;
 
     // A replica takes no sends.

@@ -8,8 +8,15 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use skylark_protocol::body::{Body, TopicRouteData};
+use skylark_protocol::body::{
+    Body, DelayOffsetSerializeWrapper, KeyStyle, SubscriptionGroupConfig, SubscriptionGroupWrapper,
+    TopicRouteData,
+};
 use skylark_protocol::headers::namesrv::GetRouteInfoRequestHeader;
+use skylark_protocol::headers::offset::{
+    QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader,
+    UpdateConsumerOffsetRequestHeader,
+};
 use skylark_protocol::headers::{CreateTopicRequestHeader, GetTopicConfigRequestHeader};
 use skylark_protocol::message::Properties;
 use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
@@ -362,4 +369,126 @@ pub(crate) fn commit_log_bytes(dir: &Path, from: i64, to: i64) -> Vec<u8> {
         at = start + hi as i64;
     }
     out
+}
+
+/// Commits `offset` for `group` on `topic`/`queue_id` at `addr`.
+pub(crate) async fn commit_offset(
+    client: &RemotingClient,
+    addr: &str,
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+    offset: i64,
+) {
+    let header = UpdateConsumerOffsetRequestHeader {
+        consumer_group: group.into(),
+        topic: topic.into(),
+        queue_id,
+        commit_offset: offset,
+        broker_name: None,
+    };
+    let response = invoke(
+        client,
+        addr,
+        RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET, &header),
+    )
+    .await;
+    assert_eq!(
+        response.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        response.remark
+    );
+}
+
+/// `group`'s committed offset of `topic`/`queue_id` at `addr`, if any.
+pub(crate) async fn committed_offset(
+    client: &RemotingClient,
+    addr: &str,
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+) -> Option<i64> {
+    let header = QueryConsumerOffsetRequestHeader {
+        consumer_group: group.into(),
+        topic: topic.into(),
+        queue_id,
+        set_zero_if_not_found: Some(false),
+        broker_name: None,
+    };
+    let response = invoke(
+        client,
+        addr,
+        RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET, &header),
+    )
+    .await;
+    (response.response_code() == ResponseCode::SUCCESS)
+        .then(|| {
+            response
+                .read_header::<QueryConsumerOffsetResponseHeader>()
+                .ok()
+        })
+        .flatten()
+        .map(|h| h.offset)
+}
+
+/// Creates the subscription group `group` at `addr`.
+pub(crate) async fn create_group(client: &RemotingClient, addr: &str, group: &str) {
+    let body = SubscriptionGroupConfig::new(group).encode(KeyStyle::Unquoted);
+    let response = invoke(
+        client,
+        addr,
+        RemotingCommand::bare_request(RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+            .with_body(body),
+    )
+    .await;
+    assert_eq!(
+        response.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        response.remark
+    );
+}
+
+/// The subscription groups `addr` has (GET_ALL_SUBSCRIPTIONGROUP_CONFIG).
+pub(crate) async fn group_names(client: &RemotingClient, addr: &str) -> Vec<String> {
+    let response = invoke(
+        client,
+        addr,
+        RemotingCommand::bare_request(RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG),
+    )
+    .await;
+    assert_eq!(response.response_code(), ResponseCode::SUCCESS);
+    SubscriptionGroupWrapper::decode(&response.body)
+        .unwrap()
+        .subscription_group_table
+        .into_keys()
+        .collect()
+}
+
+/// Every delay level's delivery progress at `addr` (GET_ALL_DELAY_OFFSET).
+pub(crate) async fn delay_offsets(client: &RemotingClient, addr: &str) -> BTreeMap<i32, i64> {
+    let response = invoke(
+        client,
+        addr,
+        RemotingCommand::bare_request(RequestCode::GET_ALL_DELAY_OFFSET),
+    )
+    .await;
+    assert_eq!(response.response_code(), ResponseCode::SUCCESS);
+    DelayOffsetSerializeWrapper::decode(&response.body)
+        .unwrap()
+        .offset_table
+}
+
+/// SEND_MESSAGE_V2 of `body` with delay level `level`.
+pub(crate) async fn send_delayed(
+    client: &RemotingClient,
+    addr: &str,
+    topic: &str,
+    level: i32,
+    body: &[u8],
+) -> RemotingCommand {
+    let mut properties = Properties::new();
+    properties.set_delay_time_level(level);
+    invoke(client, addr, send_request(topic, 0, properties, body)).await
 }
