@@ -262,3 +262,84 @@ async fn offsets_survive_a_restart() {
     c.shutdown().await;
     assert_eq!(bodies_of(&seen2, None), second);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orderly_members_lock_their_queues_and_hand_them_over() {
+    let s = support::standalone();
+    let topic = "LockTopic";
+    create_topic(&s, topic, 4).await;
+    let order: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let member = |name: &str| {
+        let mut config = PushConsumerConfig::new("LockGroup", client(&s, name));
+        config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
+        let mut c = PushConsumer::new(config);
+        c.subscribe(topic, "*").unwrap();
+        let (o, name) = (order.clone(), name.to_owned());
+        c.register_orderly(orderly_fn(move |msgs, _ctx| {
+            let mut o = o.lock().unwrap();
+            for m in msgs {
+                o.push((name.clone(), String::from_utf8_lossy(m.body()).into_owned()));
+            }
+            ConsumeOrderlyStatus::Success
+        }));
+        c
+    };
+    let of_topic = |c: &PushConsumer| {
+        c.assigned_queues()
+            .into_iter()
+            .filter(|q| q.topic == topic)
+            .collect::<Vec<_>>()
+    };
+    let mut a = member("lock-a");
+    let mut b = member("lock-b");
+    a.start().await.unwrap();
+    b.start().await.unwrap();
+    eventually("each member to hold and lock 2 queues", || {
+        let ok = [&a, &b].iter().all(|c| {
+            let qs = of_topic(c);
+            qs.len() == 2
+                && qs
+                    .iter()
+                    .all(|q| c.process_queue(q).is_some_and(|pq| pq.is_locked()))
+        });
+        async move { ok }
+    })
+    .await;
+    // B leaves, releasing its locks; A takes every queue over.
+    b.shutdown().await;
+    eventually("the remaining member to lock all 4 queues", || {
+        let qs = of_topic(&a);
+        let ok = qs.len() == 4
+            && qs
+                .iter()
+                .all(|q| a.process_queue(q).is_some_and(|pq| pq.is_locked()));
+        async move { ok }
+    })
+    .await;
+    let p = producer(&s, "lock-producer");
+    for seq in 0..40 {
+        let key = format!("k{}", seq % 4);
+        let m = Message::new(topic, format!("{key}:{seq}").into_bytes());
+        p.send_orderly(m, &key).await.unwrap();
+    }
+    p.shutdown().await;
+    eventually("every message at the remaining member", || {
+        let n = order.lock().unwrap().len();
+        async move { n >= 40 }
+    })
+    .await;
+    a.shutdown().await;
+    let order = order.lock().unwrap();
+    assert!(order.iter().all(|(who, _)| who == "lock-a"));
+    for key in ["k0", "k1", "k2", "k3"] {
+        let seqs: Vec<u32> = order
+            .iter()
+            .filter_map(|(_, b)| {
+                b.strip_prefix(&format!("{key}:"))
+                    .map(|s| s.parse().unwrap())
+            })
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{key}: {seqs:?}");
+        assert_eq!(seqs.len(), 10, "{key}: {seqs:?}");
+    }
+}
