@@ -552,6 +552,13 @@ impl Drop for LitePullConsumer {
                 q.pq.set_dropped();
             }
             registry::unregister(&r.lite.instance, &r.lite.rebalance_now);
+            // Leave the group in the background when a runtime is there, so
+            // the group can be started again on this instance.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let instance = r.lite.instance.clone();
+                let group = r.lite.config.group.clone();
+                rt.spawn(async move { instance.unregister_consumer(&group).await });
+            }
         }
     }
 }

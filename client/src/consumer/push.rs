@@ -484,6 +484,13 @@ impl Drop for PushConsumer {
                 pq.set_dropped();
             }
             registry::unregister(&r.shared.instance, &r.shared.rebalance_now);
+            // Leave the group in the background when a runtime is there, so
+            // the group can be started again on this instance.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let instance = r.shared.instance.clone();
+                let group = r.shared.config.group.clone();
+                rt.spawn(async move { instance.unregister_consumer(&group).await });
+            }
         }
     }
 }
