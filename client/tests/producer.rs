@@ -125,6 +125,25 @@ async fn unknown_topic_is_created_from_the_default_topic() {
     })
     .await;
     assert_eq!(route.queue_datas[0].write_queue_nums, 4, "{route:?}");
+
+    // A topic that exists read-only is not sent to through the default topic.
+    let read_only = unique("ro");
+    let mut config = support::topic_config(&read_only, 2);
+    config.perm = 4;
+    admin.create_topic_in_cluster(None, &config).await.unwrap();
+    eventually("route of the read-only topic", || async {
+        admin.topic_route(&read_only).await.is_ok()
+    })
+    .await;
+    let err = producer
+        .send(Message::new(&read_only, "no"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, skylark_client::ClientError::NoRoute { .. }),
+        "{err}"
+    );
+    assert!(err.hint().is_some());
     producer.shutdown().await;
 }
 

@@ -280,14 +280,19 @@ impl ClientInstance {
         default_topic: &str,
         queue_nums: i32,
     ) -> Result<Arc<TopicRoute>, ClientError> {
-        if let Some(route) = self.cached_route(topic)
-            && !route.write_queues.is_empty()
-        {
+        if let Some(route) = self.cached_route(topic) {
             return Ok(route);
         }
         match self.refresh_topic_route(topic).await {
-            Ok(route) if !route.write_queues.is_empty() => return Ok(route),
-            Ok(_) => {}
+            // A topic that exists but takes no writes is not sent through
+            // the default topic either (Java: "No route info of this topic").
+            Ok(route) if route.write_queues.is_empty() => {
+                return Err(ClientError::NoRoute {
+                    topic: topic.to_owned(),
+                    reason: "no writable queue (check the topic's and brokers' perm)".into(),
+                });
+            }
+            Ok(route) => return Ok(route),
             Err(e) if e.response_code() == Some(ResponseCode::TOPIC_NOT_EXIST) => {}
             Err(e) => return Err(e),
         }
