@@ -5,9 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use skylark_protocol::body::MessageQueue;
-use skylark_protocol::headers::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
+use skylark_protocol::headers::SendMessageResponseHeader;
 use skylark_protocol::message::topic::RETRY_GROUP_TOPIC_PREFIX;
-use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
+use skylark_protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
 
 use crate::error::ClientError;
 use crate::message::{SendResult, SendStatus};
@@ -44,31 +44,36 @@ impl Prepared {
         mq: &MessageQueue,
     ) -> RemotingCommand {
         let (reconsume_times, max_reconsume_times) = match self.reconsume {
-            Some((times, max)) => (Some(times), max),
-            None => (Some(0), None),
+            Some((times, max)) => (times, max),
+            None => (0, None),
         };
-        let header = SendMessageRequestHeaderV2 {
-            producer_group: group.to_owned(),
-            topic: self.topic.clone(),
-            default_topic: default_topic.to_owned(),
-            default_topic_queue_nums,
-            queue_id: mq.queue_id,
-            sys_flag: self.sys_flag,
-            born_timestamp: now_ms(),
-            flag: self.flag,
-            properties: Some(self.properties.clone()),
-            reconsume_times,
-            unit_mode: Some(false),
-            max_reconsume_times,
-            batch: Some(self.batch),
-            broker_name: Some(mq.broker_name.clone()),
-        };
+        // Written straight into extFields, in SendMessageRequestHeaderV2's
+        // order: building the typed header first would copy every string twice.
+        let mut f = ExtFields::with_capacity(14);
+        f.insert("a", group);
+        f.insert("b", self.topic.as_str());
+        f.insert("c", default_topic);
+        f.insert("d", default_topic_queue_nums.to_string());
+        f.insert("e", mq.queue_id.to_string());
+        f.insert("f", self.sys_flag.to_string());
+        f.insert("g", now_ms().to_string());
+        f.insert("h", self.flag.to_string());
+        f.insert("i", self.properties.as_str());
+        f.insert("j", reconsume_times.to_string());
+        f.insert("k", "false");
+        if let Some(max) = max_reconsume_times {
+            f.insert("l", max.to_string());
+        }
+        f.insert("m", if self.batch { "true" } else { "false" });
+        f.insert("n", mq.broker_name.as_str());
         let code = if self.batch {
             RequestCode::SEND_BATCH_MESSAGE
         } else {
             RequestCode::SEND_MESSAGE_V2
         };
-        RemotingCommand::request(code, &header).with_body(self.body.clone())
+        let mut cmd = RemotingCommand::bare_request(code).with_body(self.body.clone());
+        cmd.ext_fields = Some(f);
+        cmd
     }
 }
 
@@ -150,7 +155,7 @@ pub(crate) fn millis(d: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use skylark_protocol::headers::CommandHeader;
+    use skylark_protocol::headers::{CommandHeader, SendMessageRequestHeaderV2};
 
     use super::*;
 
@@ -179,6 +184,23 @@ mod tests {
         assert_eq!(h.broker_name.as_deref(), Some("broker-a"));
         assert_eq!(h.batch, Some(false));
         assert_eq!(&cmd.body[..], b"hi");
+        // The same fields, order and values as the typed header writes.
+        let typed = SendMessageRequestHeaderV2 {
+            born_timestamp: h.born_timestamp,
+            reconsume_times: Some(0),
+            unit_mode: Some(false),
+            properties: Some("UNIQ_KEY\u{1}X\u{2}".into()),
+            ..h.clone()
+        };
+        assert_eq!(cmd.ext_fields.as_ref().unwrap(), &typed.to_ext_fields());
+        let mut retry = prepared(false);
+        retry.reconsume = Some((3, Some(16)));
+        let r = retry.request("pg", "TBW102", 4, &mq);
+        let h = SendMessageRequestHeaderV2::read_from(r.ext_fields.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            (h.reconsume_times, h.max_reconsume_times),
+            (Some(3), Some(16))
+        );
         let batch = prepared(true).request("pg", "TBW102", 4, &mq);
         assert_eq!(batch.code, RequestCode::SEND_BATCH_MESSAGE.value());
     }
