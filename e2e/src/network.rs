@@ -41,10 +41,24 @@ impl PodNetwork {
     /// so concurrent test clusters (even in other processes) never share one.
     pub fn create() -> Result<PodNetwork> {
         let mut last = None;
+        std::fs::create_dir_all(OWNERS).map_err(Error::io(OWNERS))?;
         for n in 1u8..=250 {
             let bridge = format!("skbr{n}");
-            match ip(&["link", "add", &bridge, "type", "bridge"]) {
+            let owner = format!("{OWNERS}/{bridge}.pid");
+            let mut added = ip(&["link", "add", &bridge, "type", "bridge"]);
+            if added.is_err() && owner_is_dead(&owner) {
+                // Left by a test process that was killed: take it back.
+                drop(PodNetwork {
+                    bridge: bridge.clone(),
+                    gateway: Ipv4Addr::new(10, 213, n, 1),
+                    netns_prefix: format!("sk{n}-"),
+                });
+                added = ip(&["link", "add", &bridge, "type", "bridge"]);
+            }
+            match added {
                 Ok(_) => {
+                    std::fs::write(&owner, std::process::id().to_string())
+                        .map_err(Error::io(&owner))?;
                     let gateway = Ipv4Addr::new(10, 213, n, 1);
                     let net = PodNetwork {
                         bridge,
@@ -100,5 +114,24 @@ impl Drop for PodNetwork {
     fn drop(&mut self) {
         self.sweep_namespaces();
         let _ = ip(&["link", "del", &self.bridge]);
+        let _ = std::fs::remove_file(format!("{OWNERS}/{}.pid", self.bridge));
     }
+}
+
+/// Where each bridge's owning test process is recorded.
+const OWNERS: &str = "/run/skylark-e2e";
+
+/// True if the bridge's owner file names a process that no longer exists
+/// (a missing or unreadable file counts as a live owner: never take what is unknown).
+fn owner_is_dead(path: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let Ok(pid) = text.trim().parse::<libc::pid_t>() else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !alive
 }

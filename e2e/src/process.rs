@@ -21,14 +21,22 @@ impl Managed {
     pub fn spawn(name: &str, program: &Path, args: &[String], log: &Path) -> Result<Managed> {
         let out = std::fs::File::create(log).map_err(Error::io(log))?;
         let err = out.try_clone().map_err(Error::io(log))?;
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
-            .process_group(0)
-            .spawn()
-            .map_err(Error::io(program))?;
+            .process_group(0);
+        // SAFETY: prctl(2) in the child between fork and exec touches no shared
+        // state; if the test process dies (even by SIGKILL) its components follow.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command.spawn().map_err(Error::io(program))?;
         tracing::info!(component = name, pid = child.id(), log = %log.display(), "started");
         Ok(Managed {
             name: name.to_string(),

@@ -54,7 +54,10 @@ async fn node_agent_restarts_stops_and_relays() -> anyhow::Result<()> {
             .context("SIGKILL after the grace period")?;
         pod_reaches_the_api_server(&cluster)
             .await
-            .context("API relay and service-account token")
+            .context("API relay and service-account token")?;
+        configmap_volumes_are_files(&cluster)
+            .await
+            .context("ConfigMap volumes")
     }
     .await;
     if result.is_err() {
@@ -227,7 +230,7 @@ async fn configmap_volumes_are_files(cluster: &Cluster) -> anyhow::Result<()> {
             "volumes": [{"name": "conf", "configMap": {"name": "conf"}}],
             "containers": [{
                 "name": "main", "image": SHELL_IMAGE,
-                "command": ["sh", "-c", format!("cat {dir}/broker.conf {dir}/extra {file}; touch {dir}/x 2>/dev/null && echo writable")],
+                "command": ["sh", "-c", format!("cat {dir}/broker.conf {dir}/extra {file}; if touch {dir}/x 2>/dev/null; then echo writable; fi")],
                 "volumeMounts": [
                     {"name": "conf", "mountPath": dir, "readOnly": true},
                     {"name": "conf", "mountPath": file, "subPath": "broker.conf"},

@@ -208,6 +208,14 @@ impl Launch {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .process_group(0);
+        // SAFETY: prctl(2) between fork and exec touches no shared state. If the
+        // agent dies, even by SIGKILL, its containers die with it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         match log {
             Some(log) => {
                 let out = std::fs::OpenOptions::new()
