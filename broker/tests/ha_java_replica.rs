@@ -2,7 +2,9 @@
 //! (Maven Central jars, `broker/compat-ha/run.sh`) runs as a SLAVE of a
 //! Skylark master over RocketMQ's classic HA protocol and receives every
 //! message: its CommitLog is byte-identical to the master's, pulling from it
-//! returns the same records, and it copies the master's topics.
+//! returns the same records, and it copies the master's topics. And the
+//! other way round: a Skylark replica follows a RocketMQ master (whose
+//! chunks cut records anywhere) just as faithfully.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
@@ -23,6 +25,40 @@ use support::ha::{
 const TOPIC: &str = "JavaReplicaTopic";
 const QUEUES: i32 = 4;
 
+/// RocketMQ's broker under `dir`, configured by `conf` (its store under
+/// `dir/store`), started and booted; panics with its output otherwise.
+fn start_java_broker(dir: &Path, conf: &str) -> ChildProcess {
+    std::fs::create_dir_all(dir).unwrap();
+    let conf_path = dir.join("broker.conf");
+    std::fs::write(
+        &conf_path,
+        format!("{conf}storePathRootDir={}\n", dir.join("store").display()),
+    )
+    .unwrap();
+    let run_sh = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat-ha/run.sh");
+    let mut command = Command::new("bash");
+    command
+        .arg(&run_sh)
+        .arg("broker")
+        .arg(dir.join("home"))
+        .arg(&conf_path);
+    let mut java = ChildProcess::spawn(
+        "rocketmq java broker",
+        command,
+        StderrTo::File(dir.join("stderr.log")),
+    )
+    .unwrap();
+    // The first run may build the harness (Maven downloads).
+    if let Err(why) = java.wait_for_line(HARNESS_TIMEOUT, |l| l.contains("boot success")) {
+        let stderr = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+        panic!(
+            "the Java broker did not start: {why}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
+            java.stdout_lines().join("\n")
+        );
+    }
+    java
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rocketmq_java_broker_replicates_a_skylark_master() {
     if !java_available(
@@ -38,43 +74,17 @@ async fn rocketmq_java_broker_replicates_a_skylark_master() {
     // exists and then never connects; it learns the master's HA address
     // from the nameserver's registration answer instead, as usual.
     let java_dir = cluster.dir.path().join("java");
-    std::fs::create_dir_all(&java_dir).unwrap();
     let [port, ha_port] = free_ports::<2>();
-    let conf = java_dir.join("broker.conf");
-    std::fs::write(
-        &conf,
-        format!(
+    let mut java = start_java_broker(
+        &java_dir,
+        &format!(
             "brokerClusterName=HaCluster\nbrokerName={GROUP}\nbrokerId=1\nbrokerRole=SLAVE\n\
              brokerIP1=127.0.0.1\nbindAddress=127.0.0.1\nlistenPort={port}\n\
-             haListenPort={ha_port}\nnamesrvAddr={}\n\
-             storePathRootDir={}\nmappedFileSizeCommitLog=1048576\n\
+             haListenPort={ha_port}\nnamesrvAddr={}\nmappedFileSizeCommitLog=1048576\n\
              mappedFileSizeConsumeQueue=60000\nslaveReadEnable=true\ntimerWheelEnable=false\n",
             cluster.namesrv_addr,
-            java_dir.join("store").display()
         ),
-    )
-    .unwrap();
-    let run_sh = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat-ha/run.sh");
-    let mut command = Command::new("bash");
-    command
-        .arg(&run_sh)
-        .arg("broker")
-        .arg(java_dir.join("home"))
-        .arg(&conf);
-    let mut java = ChildProcess::spawn(
-        "rocketmq java broker",
-        command,
-        StderrTo::File(java_dir.join("stderr.log")),
-    )
-    .unwrap();
-    // The first run may build the harness (Maven downloads).
-    if let Err(why) = java.wait_for_line(HARNESS_TIMEOUT, |l| l.contains("boot success")) {
-        let stderr = std::fs::read_to_string(java_dir.join("stderr.log")).unwrap_or_default();
-        panic!(
-            "the Java broker did not start: {why}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
-            java.stdout_lines().join("\n")
-        );
-    }
+    );
     let java_addr = format!("127.0.0.1:{port}");
 
     // An empty replica is streamed the master's newest file only (Java's
@@ -131,6 +141,91 @@ async fn rocketmq_java_broker_replicates_a_skylark_master() {
     })
     .await;
 
+    client.shutdown();
+    let _ = java.terminate(Duration::from_secs(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skylark_replica_follows_a_rocketmq_java_master() {
+    if !java_available(
+        "ha_java_replica",
+        "a Skylark replica follows a RocketMQ Java master",
+    ) {
+        return;
+    }
+    let cluster = HaCluster::start();
+    let java_dir = cluster.dir.path().join("java-master");
+    let [port, ha_port] = free_ports::<2>();
+    let mut java = start_java_broker(
+        &java_dir,
+        &format!(
+            "brokerClusterName=HaCluster\nbrokerName={GROUP}\nbrokerId=0\n\
+             brokerRole=ASYNC_MASTER\nbrokerIP1=127.0.0.1\nbindAddress=127.0.0.1\n\
+             listenPort={port}\nhaListenPort={ha_port}\nnamesrvAddr={}\n\
+             mappedFileSizeCommitLog=1048576\nmappedFileSizeConsumeQueue=60000\n\
+             timerWheelEnable=false\n",
+            cluster.namesrv_addr,
+        ),
+    );
+    let java_addr = format!("127.0.0.1:{port}");
+    let replica = cluster.broker(
+        "replica",
+        1,
+        "SLAVE",
+        &[
+            ("haMasterAddress", format!("127.0.0.1:{ha_port}")),
+            ("slaveReadEnable", "true".into()),
+        ],
+    );
+    eventually("the replica connects to the Java master", || async {
+        replica.metric("skylark_ha_master_connected") == Some(1.0)
+    })
+    .await;
+
+    let client = RemotingClient::default();
+    create_topic(&client, &java_addr, TOPIC, QUEUES).await;
+    let mut counts = [0i64; QUEUES as usize];
+    for i in 0..700usize {
+        let queue = i32::try_from(i).unwrap() % QUEUES;
+        let body = format!("from java {i} {}", "k".repeat(2500 + i % 113));
+        let response = send(&client, &java_addr, TOPIC, queue, body.as_bytes()).await;
+        assert_eq!(
+            response.response_code(),
+            ResponseCode::SUCCESS,
+            "{:?}",
+            response.remark
+        );
+        counts[queue as usize] += 1;
+    }
+    for (queue, &count) in counts.iter().enumerate() {
+        let queue = i32::try_from(queue).unwrap();
+        let from_java = pull_all(&client, &java_addr, TOPIC, queue, count).await;
+        let from_replica = pull_all(&client, &replica.addr, TOPIC, queue, count).await;
+        assert!(
+            from_java == from_replica,
+            "queue {queue}: the Skylark replica's records differ from the Java master's"
+        );
+    }
+    // Same CommitLog bytes up to the end the replica reached.
+    eventually("the replica has all the Java master's bytes", || async {
+        replica.metric("skylark_ha_master_lag_bytes") == Some(0.0)
+    })
+    .await;
+    let end = replica.metric("skylark_commitlog_max_offset").unwrap() as i64;
+    assert!(
+        end > 1 << 20,
+        "expected more than one file, got {end} bytes"
+    );
+    assert!(
+        commit_log_bytes(&java_dir.join("store/commitlog"), 0, end)
+            == commit_log_bytes(&replica.data_dir.join("commitlog"), 0, end),
+        "the Skylark replica's CommitLog differs from the Java master's"
+    );
+    // The replica copied the topic from the Java master's admin codes.
+    eventually("the topic reaches the replica", || {
+        has_topic(&client, &replica.addr, TOPIC)
+    })
+    .await;
     client.shutdown();
     let _ = java.terminate(Duration::from_secs(30));
 }

@@ -454,6 +454,10 @@ impl HaService {
             let connected = IntGauge::new("skylark_ha_replicas_connected", "Connected replicas")?;
             let is_replica =
                 IntGauge::new("skylark_ha_is_replica", "1 when this broker is a replica")?;
+            let following = IntGauge::new(
+                "skylark_ha_master_connected",
+                "1 while this replica's HA connection to its master is up",
+            )?;
             let behind = IntGauge::new(
                 "skylark_ha_master_lag_bytes",
                 "Bytes this replica is behind what its master announced (replica side)",
@@ -468,6 +472,7 @@ impl HaService {
             is_replica.set(i64::from(status.follower.is_some()));
             if let Some(f) = &status.follower {
                 behind.set((f.master_offset - status.max_offset).max(0));
+                following.set(i64::from(f.connected));
             }
             registry.register(Box::new(lag))?;
             registry.register(Box::new(ack))?;
@@ -475,6 +480,7 @@ impl HaService {
             registry.register(Box::new(connected))?;
             registry.register(Box::new(is_replica))?;
             registry.register(Box::new(behind))?;
+            registry.register(Box::new(following))?;
             TextEncoder::new().encode(&registry.gather(), &mut out)
         })();
         if let Err(error) = built {
