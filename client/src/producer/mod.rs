@@ -306,6 +306,8 @@ impl Producer {
         let route = self.route(&prepared.topic).await?;
         let mut last_broker: Option<String> = None;
         let mut last_error = None;
+        // A result stored but not flushed/replicated, kept while retrying.
+        let mut not_ok: Option<SendResult> = None;
         let mut made = 0;
         for _ in 0..attempts {
             let elapsed = start.elapsed();
@@ -334,24 +336,31 @@ impl Producer {
                         && self.inner.config.retry_another_broker_when_not_store_ok
                     {
                         last_broker = Some(mq.broker_name.clone());
-                        last_error = Some(ClientError::InvalidArgument(format!(
-                            "stored with status {:?}",
-                            r.status
-                        )));
+                        not_ok = Some(r);
                         continue;
                     }
                     return Ok(r);
                 }
                 Err(e) => {
-                    self.inner.fault.update(&mq.broker_name, latency, true);
+                    let retry = retryable(&e);
+                    // A refusal of this message (MESSAGE_ILLEGAL…) says nothing
+                    // about the broker's health: no back-off for it.
+                    self.inner.fault.update(&mq.broker_name, latency, retry);
                     tracing::warn!(topic = %prepared.topic, broker = %mq.broker_name, queue = mq.queue_id, error = %e, "send attempt failed");
-                    if !retryable(&e) {
-                        return Err(e);
+                    if !retry {
+                        return match not_ok {
+                            Some(r) => Ok(r),
+                            None => Err(e),
+                        };
                     }
                     last_broker = Some(mq.broker_name.clone());
                     last_error = Some(e);
                 }
             }
+        }
+        if let Some(r) = not_ok {
+            // Stored after all, as Java returns it.
+            return Ok(r);
         }
         // The route may be stale (a broker gone): refresh it for the next send.
         let instance = self.inner.instance.clone();
