@@ -14,7 +14,6 @@ use skylark_protocol::message::topic::RMQ_SYS_TRANS_HALF_TOPIC;
 use skylark_protocol::message::{StoredMessage, record};
 use skylark_protocol::{RemotingCommand, ResponseCode};
 use skylark_remoting::ConnectionHandle;
-use skylark_store::config::BrokerRole;
 use skylark_store::error::PutMessageStatus;
 use skylark_store::message_store::PutMessageResult;
 
@@ -33,7 +32,7 @@ impl Broker {
         let header: EndTransactionRequestHeader = header(request)?;
         header.validate()?;
         let remote = conn.remote_addr();
-        if self.config.store.broker_role == BrokerRole::Slave {
+        if !self.ha.is_master() {
             tracing::warn!(%remote, "END_TRANSACTION refused: this broker is a slave");
             return Ok(Some(reply(
                 request,

@@ -11,7 +11,6 @@ use std::time::Duration;
 use skylark_protocol::message::record;
 use skylark_protocol::message::topic::{RMQ_SYS_SCHEDULE_TOPIC, RMQ_SYS_TRANS_HALF_TOPIC};
 use skylark_protocol::message::{MessageVersion, StoredMessage};
-use skylark_store::config::BrokerRole;
 use skylark_store::consume_queue::{ConsumeQueueError, CqEntry};
 use skylark_store::error::PutMessageStatus;
 use tokio::sync::watch;
@@ -30,6 +29,8 @@ const MAX_SLEEP: Duration = Duration::from_millis(500);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between retries of a failing delivery.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How often a broker that is not a writable master looks at its role again.
+const ROLE_POLL: Duration = Duration::from_secs(1);
 
 /// What a level's task does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,25 +51,29 @@ enum Delivery {
     Retry,
 }
 
-/// Delivers `level`'s messages as they come due until `stopped` turns true
-/// (on a master; a replica's task ends at once, as Java runs the service
-/// only on masters).
+/// Delivers `level`'s messages as they come due until `stopped` turns true,
+/// while the broker is a writable master (Java runs the service only on
+/// masters; here roles change at run time).
 pub(crate) async fn deliver_level(
     broker: Arc<Broker>,
     level: i32,
     mut stopped: watch::Receiver<bool>,
 ) {
-    if broker.store.config().broker_role == BrokerRole::Slave {
-        // A replica stores nothing of its own: its master delivers, and the
-        // replica gets the delivered messages through replication.
-        return;
-    }
     let arrivals = broker
         .pull_holds
         .queue(RMQ_SYS_SCHEDULE_TOPIC, queue_id(level));
     let mut backoff = FIRST_BACKOFF;
     tracing::debug!(level, "delay level delivery started");
     loop {
+        // A replica stores nothing of its own: its master delivers, and the
+        // replica gets the delivered messages through replication. Roles
+        // change at run time (a promoted replica delivers from then on).
+        if !broker.ha.is_master() || broker.ha_role.is_fenced() {
+            tokio::select! {
+                _ = stopped.wait_for(|stop| *stop) => break,
+                () = tokio::time::sleep(ROLE_POLL) => continue,
+            }
+        }
         // Registered before reading, so an arrival during the read is not missed.
         let arrival = arrivals.notified();
         tokio::pin!(arrival);

@@ -17,7 +17,6 @@ use skylark_protocol::message::topic::{
     RMQ_SYS_TRANS_CHECK_MAX_TIME_TOPIC, RMQ_SYS_TRANS_HALF_TOPIC, RMQ_SYS_TRANS_OP_HALF_TOPIC,
 };
 use skylark_protocol::message::{PermName, StoredMessage};
-use skylark_store::config::BrokerRole;
 use skylark_store::message_store::GetMessageStatus;
 use tokio::sync::watch;
 
@@ -45,7 +44,8 @@ impl Broker {
     /// One check pass over every half queue; stops early once `stopped`
     /// turns true. Sets the pending-halves gauge to what it found.
     pub(crate) async fn check_transactions(&self, stopped: &watch::Receiver<bool>) {
-        if self.config.store.broker_role == BrokerRole::Slave {
+        // Masters check; a replica, or a master fenced by a newer epoch, does not.
+        if !self.ha.is_master() || self.ha_role.is_fenced() {
             return;
         }
         let queues = match self.topics.get(RMQ_SYS_TRANS_HALF_TOPIC) {

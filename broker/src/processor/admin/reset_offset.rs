@@ -18,7 +18,6 @@ use skylark_protocol::body::{Body, KeyStyle, MessageQueue, ResetOffsetBody};
 use skylark_protocol::headers::ResetOffsetRequestHeader;
 use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use skylark_remoting::ConnectionHandle;
-use skylark_store::config::BrokerRole;
 
 use crate::broker::Broker;
 use crate::processor::{Outcome, header, reply, success};
@@ -38,7 +37,7 @@ impl Broker {
             topic, group, timestamp = h.timestamp, force = h.is_force, queue_id = h.queue_id,
             offset = h.offset, %remote, "reset offset"
         );
-        if self.config.store.broker_role == BrokerRole::Slave {
+        if !self.ha.is_master() {
             return Ok(reply(
                 request,
                 ResponseCode::SYSTEM_ERROR,

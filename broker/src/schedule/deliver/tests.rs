@@ -238,12 +238,16 @@ async fn replicas_do_not_deliver() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_in(dir.path());
     config.store.message_delay_level = "0s 1h".to_owned();
-    config.store.broker_role = BrokerRole::Slave;
+    config.store.broker_role = skylark_store::config::BrokerRole::Slave;
     let broker = Arc::new(Broker::open(config).unwrap());
-    let (_stop, stopped) = watch::channel(false);
-    // Returns at once, without waiting for the stop.
-    tokio::time::timeout(HANG_GUARD, deliver_level(broker.clone(), 1, stopped))
-        .await
-        .unwrap();
+    let (stop, stopped) = watch::channel(false);
+    // A replica's task waits for the broker to become master (roles change
+    // at run time), delivering nothing, and ends at the stop.
+    let task = tokio::spawn(deliver_level(broker.clone(), 1, stopped));
+    tokio::time::sleep(ROLE_POLL * 2).await;
+    assert!(!task.is_finished());
+    assert_eq!(broker.schedule.offsets.get(1), 0, "nothing delivered");
+    stop.send(true).unwrap();
+    tokio::time::timeout(HANG_GUARD, task).await.unwrap().unwrap();
     broker.store.shutdown();
 }
