@@ -1,6 +1,8 @@
 //! The `skylark` binary for tests outside the cli crate (which get it from
-//! `CARGO_BIN_EXE_skylark`): built once per test process with the cargo
-//! running the tests, into the same target directory, so it is never stale.
+//! `CARGO_BIN_EXE_skylark`): the one in the target directory when it is newer
+//! than every source it is built from (a workspace test run builds it before
+//! any test starts), else built once per test process with the cargo running
+//! the tests, into the same target directory, so it is never stale.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,6 +28,10 @@ pub fn skylark_binary() -> PathBuf {
         let target = profile_dir
             .parent()
             .unwrap_or_else(|| panic!("unexpected test executable path {}", exe.display()));
+        let bin = profile_dir.join("skylark");
+        if is_fresh(&bin) {
+            return bin;
+        }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
         command
@@ -52,4 +58,51 @@ pub fn skylark_binary() -> PathBuf {
         bin
     })
     .clone()
+}
+
+/// Whether `bin` exists and is newer than the workspace's manifests and
+/// every source file of the crates the binary is built from.
+fn is_fresh(bin: &Path) -> bool {
+    let Some(built) = std::fs::metadata(bin).and_then(|m| m.modified()).ok() else {
+        return false;
+    };
+    let Some(root) = Path::new(env!("CARGO_MANIFEST_DIR")).parent() else {
+        return false;
+    };
+    let mut newest = None;
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        newest = newest.max(modified(&root.join(file)));
+    }
+    for krate in [
+        "protocol",
+        "remoting",
+        "store",
+        "nameserver",
+        "broker",
+        "client",
+        "cli",
+    ] {
+        newest = newest.max(modified(&root.join(krate).join("Cargo.toml")));
+        newest = newest.max(newest_in(&root.join(krate).join("src")));
+    }
+    newest.is_some_and(|newest| newest <= built)
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The newest modification time of a file under `dir`.
+fn newest_in(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let time = if path.is_dir() {
+            newest_in(&path)
+        } else {
+            modified(&path)
+        };
+        newest = newest.max(time);
+    }
+    newest
 }
