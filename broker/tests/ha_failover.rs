@@ -17,9 +17,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use skylark_protocol::ResponseCode;
+use skylark_protocol::message::Properties;
 use skylark_remoting::RemotingClient;
-use support::ha::{GROUP, HaCluster, commit_log_bytes, create_topic, eventually, has_topic, route};
+use support::ha::{
+    GROUP, HaCluster, commit_log_bytes, create_topic, eventually, has_topic, invoke, route,
+};
 use support::ha_role::{follow, promote, queue_bodies, status, try_send};
+use support::send_request;
 
 const TOPIC: &str = "FailoverTopic";
 const QUEUES: i32 = 4;
@@ -203,6 +207,28 @@ async fn failover(replica_crashes_first: bool) {
             after.insert((q, offset), body);
         }
     }
+    // Its config says SLAVE, yet as master it delivers delay levels.
+    let mut delayed = Properties::new();
+    delayed.insert("DELAY", "1");
+    let response = invoke(
+        &client,
+        &b.addr,
+        send_request(TOPIC, 0, delayed, b"delayed after failover"),
+    )
+    .await;
+    assert_eq!(
+        response.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        response.remark
+    );
+    eventually("the new master delivered the delayed message", || async {
+        queue_bodies(&client, &b.addr, TOPIC, 0)
+            .await
+            .values()
+            .any(|body| body == b"delayed after failover")
+    })
+    .await;
     eventually(
         "the nameserver lists the new master as broker 0",
         || async {
