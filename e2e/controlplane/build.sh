@@ -15,7 +15,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Keep in step with go.mod and with e2e/src/binaries.rs.
 K8S_VERSION=v1.35.4
 ETCD_VERSION=v3.6.5
-cache_root="${SKYLARK_E2E_CACHE:-${HOME}/.cache/skylark-e2e}"
+cache_root="${SKYLARK_E2E_CACHE:-${HOME:-/root}/.cache/skylark-e2e}"
 bin="${cache_root}/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}/bin"
 binaries=(etcd kube-apiserver kube-controller-manager)
 
