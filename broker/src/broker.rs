@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use skylark_store::MessageStore;
+use skylark_store::config::BrokerRole;
 
 use crate::client::{ConsumerManager, ProducerManager};
 use crate::config::BrokerConfig;
@@ -62,6 +63,14 @@ impl Broker {
                 config.broker_addr()
             ))
         })?;
+        if config.store.broker_role == BrokerRole::Slave && config.broker_id <= 0 {
+            // Java's BrokerStartup refuses this too: a replica registered with
+            // id 0 would take its master's place in the routes.
+            return Err(BrokerError::Config(format!(
+                "a SLAVE's brokerId must be > 0, not {}",
+                config.broker_id
+            )));
+        }
         let store = Arc::new(MessageStore::open(config.store.clone())?);
         let broker = Self {
             topics: TopicConfigManager::load(&config)?,

@@ -546,3 +546,48 @@ fn merged_stop(
     });
     rx
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::config_in;
+
+    #[test]
+    fn a_slave_needs_an_id_above_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config_in(dir.path());
+        config.store.broker_role = BrokerRole::Slave;
+        config.broker_id = 0;
+        let refused = Broker::open(config).unwrap_err();
+        assert!(
+            refused.to_string().contains("brokerId must be > 0"),
+            "{refused}"
+        );
+    }
+
+    #[tokio::test]
+    async fn roles_change_at_run_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config_in(dir.path());
+        config.store.broker_role = BrokerRole::SyncMaster;
+        let broker = Broker::open(config).unwrap();
+        let ha = broker.ha();
+        assert!(ha.is_master());
+        assert_eq!(ha.role(), BrokerRole::SyncMaster);
+        ha.become_replica(2, Some("127.0.0.1:1".into()), Some("127.0.0.1:2".into()));
+        assert_eq!(ha.role(), BrokerRole::Slave);
+        assert_eq!(ha.broker_id(), 2);
+        assert_eq!(ha.master_addr().as_deref(), Some("127.0.0.1:2"));
+        // A fixed HA address is not replaced by registration answers.
+        ha.on_registered(Some("127.0.0.1:3".into()), Some("127.0.0.1:4".into()));
+        let state = ha.state();
+        assert_eq!(state.master_ha_addr.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(state.master_addr.as_deref(), Some("127.0.0.1:3"));
+        assert!(ha.status().follower.is_some());
+        ha.become_master(BrokerRole::AsyncMaster, 0);
+        assert!(ha.is_master());
+        assert_eq!(ha.broker_id(), 0);
+        assert_eq!(ha.master_addr(), None);
+        assert!(ha.status().follower.is_none());
+    }
+}
