@@ -19,6 +19,7 @@ struct State {
     members: BTreeMap<String, usize>,
     states: BTreeMap<String, BrokerState>,
     down: BTreeSet<String>,
+    refusing: BTreeMap<String, (i32, String)>,
     calls: Vec<String>,
 }
 
@@ -36,7 +37,21 @@ impl FakeBrokers {
                 reason: "connection refused".to_owned(),
             });
         }
+        if let Some((code, remark)) = state.refusing.get(addr) {
+            return Err(AdminError::Refused {
+                addr: addr.to_owned(),
+                code: *code,
+                remark: remark.clone(),
+            });
+        }
         Ok(())
+    }
+
+    /// Makes `addr` answer every call with error `code`.
+    pub(crate) fn refuse(&self, addr: &str, code: i32, remark: &str) {
+        self.state()
+            .refusing
+            .insert(addr.to_owned(), (code, remark.to_owned()));
     }
 
     /// Makes `addr` refuse connections.

@@ -14,7 +14,7 @@ use kube::{Api, ResourceExt};
 use tracing::Instrument as _;
 
 use super::selection;
-use super::{Context, Error, apply_status, error_policy, key_of, namespace_of};
+use super::{Context, Error, Failures, apply_status, error_policy, key_of, namespace_of};
 use crate::admin::{AdminError, BrokerAdmin, GroupSettings};
 use crate::conditions::{self, DEGRADED, READY, Wanted};
 use crate::crd::{ConsumerGroup, ConsumerGroupStatus, TopicLag, validate_group_name};
@@ -129,7 +129,7 @@ async fn apply<A: BrokerAdmin>(group: &ConsumerGroup, ctx: &Context<A>) -> Resul
         consume_broadcast: group.spec.consume_broadcast,
         retry_max_times: group.spec.retry_max_times,
     };
-    let mut failures = Vec::new();
+    let mut failures = Failures::default();
     let mut waiting = Vec::new();
     let mut lag: BTreeMap<String, i64> = BTreeMap::new();
     let mut members = 0usize;
@@ -148,7 +148,7 @@ async fn apply<A: BrokerAdmin>(group: &ConsumerGroup, ctx: &Context<A>) -> Resul
         }
         .await;
         if let Err(error) = result {
-            failures.push(format!("{} at {addr}: {error}", target.group));
+            failures.push(&format!("{} at {addr}", target.group), &error);
         }
     }
     let ready = !targets.is_empty() && failures.is_empty() && waiting.is_empty();
@@ -160,7 +160,7 @@ async fn apply<A: BrokerAdmin>(group: &ConsumerGroup, ctx: &Context<A>) -> Resul
             "no BrokerGroup in the namespace matches brokerGroupSelector",
         )
     } else if !failures.is_empty() {
-        Wanted::new(READY, false, "BrokerUnreachable", failures.join("; "))
+        Wanted::new(READY, false, failures.reason(), failures.message())
     } else if !waiting.is_empty() {
         Wanted::new(
             READY,
@@ -184,7 +184,7 @@ async fn apply<A: BrokerAdmin>(group: &ConsumerGroup, ctx: &Context<A>) -> Resul
             "every selected master answers",
         )
     } else {
-        Wanted::new(DEGRADED, true, "BrokerUnreachable", failures.join("; "))
+        Wanted::new(DEGRADED, true, failures.reason(), failures.message())
     };
     let status = ConsumerGroupStatus {
         observed_generation: generation,

@@ -192,6 +192,42 @@ impl Error {
     }
 }
 
+/// Broker calls that failed during one reconcile, and the condition reason
+/// they make: BrokerUnreachable when any broker did not answer, else
+/// BrokerRefused (the broker answered with an error).
+#[derive(Debug, Default)]
+pub struct Failures {
+    messages: Vec<String>,
+    unreachable: bool,
+}
+
+impl Failures {
+    /// Records that `what` (a broker group at an address) failed with `error`.
+    pub fn push(&mut self, what: &str, error: &AdminError) {
+        self.unreachable |= error.unreachable_addr().is_some();
+        self.messages.push(format!("{what}: {error}"));
+    }
+
+    /// Whether nothing failed.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// Every failure, for a condition message.
+    pub fn message(&self) -> String {
+        self.messages.join("; ")
+    }
+
+    /// The condition reason.
+    pub fn reason(&self) -> &'static str {
+        if self.unreachable {
+            "BrokerUnreachable"
+        } else {
+            "BrokerRefused"
+        }
+    }
+}
+
 /// The shared error policy: count the failure, log it, retry with
 /// exponential back-off so a failing object never spins.
 pub fn error_policy<K, A>(

@@ -14,7 +14,7 @@ use kube::{Api, ResourceExt};
 use tracing::Instrument as _;
 
 use super::selection::{self, Target};
-use super::{Context, Error, apply_status, error_policy, key_of, namespace_of};
+use super::{Context, Error, Failures, apply_status, error_policy, key_of, namespace_of};
 use crate::admin::{BrokerAdmin, TopicSettings};
 use crate::conditions::{self, DEGRADED, READY, Wanted};
 use crate::crd::{Topic, TopicBrokerStatus, TopicStatus, validate_topic_name};
@@ -147,7 +147,7 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
     let want = desired(topic);
 
     let mut groups = Vec::new();
-    let mut failures = Vec::new();
+    let mut failures = Failures::default();
     let mut waiting = Vec::new();
     for Target { group, master } in &targets {
         let Some(addr) = master else {
@@ -162,7 +162,7 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
         };
         let result = sync_one(ctx, topic, addr, &want).await;
         if let Err(error) = &result {
-            failures.push(format!("{group} at {addr}: {error}"));
+            failures.push(&format!("{group} at {addr}"), error);
         }
         groups.push(TopicBrokerStatus {
             broker_group: group.clone(),
@@ -181,10 +181,10 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
             continue;
         }
         if let Err(error) = ctx.admin.delete_topic(&gone.address, &want.name).await {
-            failures.push(format!(
-                "{} at {}: {error}",
-                gone.broker_group, gone.address
-            ));
+            failures.push(
+                &format!("{} at {}", gone.broker_group, gone.address),
+                &error,
+            );
         }
     }
 
@@ -197,7 +197,7 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
             "no BrokerGroup in the namespace matches brokerGroupSelector",
         )
     } else if !failures.is_empty() {
-        Wanted::new(READY, false, "BrokerUnreachable", failures.join("; "))
+        Wanted::new(READY, false, failures.reason(), failures.message())
     } else if !waiting.is_empty() {
         Wanted::new(
             READY,
@@ -221,7 +221,7 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
             "every selected master answers",
         )
     } else {
-        Wanted::new(DEGRADED, true, "BrokerUnreachable", failures.join("; "))
+        Wanted::new(DEGRADED, true, failures.reason(), failures.message())
     };
     let status = TopicStatus {
         observed_generation: generation,

@@ -232,3 +232,31 @@ async fn deletion_keeps_the_finalizer_while_a_broker_is_down() {
         "finalizer must stay"
     );
 }
+
+#[tokio::test]
+async fn a_refusing_master_is_reported_as_refused() {
+    let obj = topic("orders", json!({}), json!({}));
+    let (client, log) = mock_client(with_groups(two_groups(), PATH, obj.clone()));
+    let brokers = FakeBrokers::default();
+    brokers.refuse(
+        "10.0.0.1:10911",
+        29,
+        "The topic[orders] is conflict with system topic.",
+    );
+    reconcile(typed(&obj), context(client, brokers))
+        .await
+        .expect("reconcile");
+    let status = last_status(&log);
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready["reason"], "BrokerRefused");
+    assert!(
+        ready["message"]
+            .as_str()
+            .expect("message")
+            .contains("conflict with system topic"),
+        "{ready}"
+    );
+    assert_eq!(condition(&status, "Degraded")["reason"], "BrokerRefused");
+    assert_eq!(status["brokerGroups"][0]["synced"], false);
+    assert_eq!(status["brokerGroups"][1]["synced"], true);
+}
