@@ -60,6 +60,8 @@ impl TestBroker {
         config.store = MessageStoreConfig {
             mapped_file_size_commit_log: 4 << 20,
             mapped_file_size_consume_queue: 1000 * 20,
+            // Tests run in parallel: the default HA port is one fixed port.
+            ha_listen_port: 0,
             ..MessageStoreConfig::with_root(dir.path())
         };
         tweak(&mut config);
