@@ -171,20 +171,25 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
             message: result.err().map(|e| e.to_string()),
         });
     }
-    // Broker groups no longer selected lose the topic.
-    for gone in old
+    // Broker groups no longer selected lose the topic (those that still
+    // exist, at their master's current address).
+    let dropped: Vec<&str> = old
         .broker_groups
         .iter()
-        .filter(|g| !targets.iter().any(|t| t.group == g.broker_group))
-    {
-        if gone.address.is_empty() {
-            continue;
-        }
-        if let Err(error) = ctx.admin.delete_topic(&gone.address, &want.name).await {
-            failures.push(
-                &format!("{} at {}", gone.broker_group, gone.address),
-                &error,
-            );
+        .map(|g| g.broker_group.as_str())
+        .filter(|g| !targets.iter().any(|t| t.group == *g))
+        .collect();
+    if !dropped.is_empty() {
+        for gone in selection::select(&ctx.client, &namespace, None).await? {
+            let Some(addr) = gone
+                .master
+                .filter(|_| dropped.contains(&gone.group.as_str()))
+            else {
+                continue;
+            };
+            if let Err(error) = ctx.admin.delete_topic(&addr, &want.name).await {
+                failures.push(&format!("{} at {addr}", gone.group), &error);
+            }
         }
     }
 
@@ -265,17 +270,28 @@ async fn sync_one<A: BrokerAdmin>(
 async fn cleanup<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action, Error> {
     let namespace = namespace_of(topic)?;
     let name = topic_name(topic);
-    let mut addresses: Vec<String> = topic
+    // The selected BrokerGroups and those the status lists, as they exist
+    // now: a BrokerGroup deleted meanwhile took the topic with it.
+    let listed: Vec<&str> = topic
         .status
         .iter()
         .flat_map(|s| s.broker_groups.iter())
-        .map(|g| g.address.clone())
-        .filter(|a| !a.is_empty())
+        .map(|g| g.broker_group.as_str())
         .collect();
-    if let Ok(selector) = selection::parse(topic.spec.broker_group_selector.as_ref()) {
-        let targets = selection::select(&ctx.client, &namespace, selector.as_ref()).await?;
-        addresses.extend(targets.into_iter().filter_map(|t| t.master));
-    }
+    let selected: Vec<String> = match selection::parse(topic.spec.broker_group_selector.as_ref()) {
+        Ok(selector) => selection::select(&ctx.client, &namespace, selector.as_ref())
+            .await?
+            .into_iter()
+            .map(|t| t.group)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let mut addresses: Vec<String> = selection::select(&ctx.client, &namespace, None)
+        .await?
+        .into_iter()
+        .filter(|t| listed.contains(&t.group.as_str()) || selected.contains(&t.group))
+        .filter_map(|t| t.master)
+        .collect();
     addresses.sort();
     addresses.dedup();
     for addr in &addresses {

@@ -260,3 +260,73 @@ async fn a_refusing_master_is_reported_as_refused() {
     assert_eq!(status["brokerGroups"][0]["synced"], false);
     assert_eq!(status["brokerGroups"][1]["synced"], true);
 }
+
+#[tokio::test]
+async fn a_broker_group_deselected_loses_the_topic_and_a_deleted_one_is_skipped() {
+    // The status lists a (still there, now deselected) and gone (deleted).
+    let obj = topic(
+        "orders",
+        json!({"brokerGroupSelector": {"matchLabels": {"tier": "silver"}}}),
+        json!({}),
+    );
+    let mut obj = obj;
+    obj["status"] = json!({"brokerGroups": [
+        {"brokerGroup": "a", "address": "10.0.0.1:10911", "synced": true},
+        {"brokerGroup": "gone", "address": "10.0.0.9:10911", "synced": true}
+    ]});
+    let groups = two_groups();
+    let silver = vec![groups[1].clone()];
+    let (client, log) = mock_client(move |r: &crate::testing::Recorded| {
+        if r.method == "GET" && r.path().ends_with("/namespaces/mq/brokergroups") {
+            let items = if r.uri.contains("labelSelector") {
+                silver.clone()
+            } else {
+                groups.clone()
+            };
+            return Some((
+                200,
+                json!({"apiVersion": "skylark.io/v1alpha1", "kind": "BrokerGroupList", "metadata": {}, "items": items}),
+            ));
+        }
+        None
+    });
+    let brokers = FakeBrokers::default();
+    brokers.set_topic("10.0.0.1:10911", settings(8, 8));
+    brokers.take_down("10.0.0.9:10911");
+    reconcile(typed(&obj), context(client, brokers.clone()))
+        .await
+        .expect("reconcile");
+    assert!(
+        brokers.topics("10.0.0.1:10911").is_empty(),
+        "deselected a loses the topic"
+    );
+    assert!(brokers.topics("10.0.0.2:10911").contains_key("orders"));
+    assert!(
+        !brokers.calls().iter().any(|c| c.contains("10.0.0.9")),
+        "{:?}",
+        brokers.calls()
+    );
+    assert_eq!(condition(&last_status(&log), "Ready")["status"], "True");
+}
+
+#[tokio::test]
+async fn deletion_skips_broker_groups_that_are_gone() {
+    let mut obj = topic(
+        "orders",
+        json!({}),
+        json!({"deletionTimestamp": "2026-01-01T00:00:00Z"}),
+    );
+    obj["status"] = json!({"brokerGroups": [{"brokerGroup": "gone", "address": "10.0.0.9:10911", "synced": true}]});
+    let (client, log) = mock_client(with_groups(two_groups(), PATH, obj.clone()));
+    let brokers = FakeBrokers::default();
+    brokers.take_down("10.0.0.9:10911");
+    reconcile(typed(&obj), context(client, brokers.clone()))
+        .await
+        .expect("reconcile");
+    assert!(!brokers.calls().iter().any(|c| c.contains("10.0.0.9")));
+    assert_eq!(
+        log.find("PATCH", "/topics/orders").len(),
+        1,
+        "finalizer removed"
+    );
+}
