@@ -76,7 +76,7 @@ impl Broker {
             .start(
                 &broker,
                 &bind_host,
-                broker.config.store.ha_listen_port,
+                crate::ha::listen_port(&broker.config),
                 stopped.clone(),
             )
             .await?;

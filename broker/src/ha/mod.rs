@@ -39,6 +39,21 @@ use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 
+/// `haListenPort`'s default (`MessageStoreConfig`).
+const DEFAULT_HA_PORT: u16 = 10912;
+
+/// The HA port to bind: `haListenPort`; at its default with a
+/// `listenPort` other than 10911, `listenPort` + 1 as Java's
+/// `BrokerStartup` derives it; 0 picks a free port.
+pub(crate) fn listen_port(config: &BrokerConfig) -> u16 {
+    let port = config.store.ha_listen_port;
+    if port == DEFAULT_HA_PORT && config.listen_port != crate::DEFAULT_LISTEN_PORT {
+        config.listen_port.saturating_add(1)
+    } else {
+        port
+    }
+}
+
 /// Why a replication connection or config copy stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum HaError {
@@ -551,6 +566,18 @@ fn merged_stop(
 mod tests {
     use super::*;
     use crate::test_support::config_in;
+
+    #[test]
+    fn the_ha_port_follows_the_listen_port_as_in_java() {
+        let mut config = BrokerConfig::default();
+        assert_eq!(listen_port(&config), 10912);
+        config.listen_port = 20911;
+        assert_eq!(listen_port(&config), 20912);
+        config.store.ha_listen_port = 30000;
+        assert_eq!(listen_port(&config), 30000);
+        config.store.ha_listen_port = 0;
+        assert_eq!(listen_port(&config), 0);
+    }
 
     #[test]
     fn a_slave_needs_an_id_above_zero() {
