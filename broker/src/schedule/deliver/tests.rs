@@ -239,6 +239,7 @@ async fn replicas_do_not_deliver() {
     let mut config = config_in(dir.path());
     config.store.message_delay_level = "0s 1h".to_owned();
     config.store.broker_role = skylark_store::config::BrokerRole::Slave;
+    config.broker_id = 1;
     let broker = Arc::new(Broker::open(config).unwrap());
     let (stop, stopped) = watch::channel(false);
     // A replica's task waits for the broker to become master (roles change
