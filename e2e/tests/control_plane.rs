@@ -210,6 +210,35 @@ async fn statefulset(cluster: &Cluster) -> anyhow::Result<()> {
     let boots = std::path::Path::new(&dir).join("boots");
     assert_eq!(std::fs::read_to_string(&boots)?, "web-0\n");
 
+    // Pod to pod, by name, with the product unchanged: a `skylark` client in
+    // its own pod asks web-1's nameserver through the hosts file and the bridge.
+    let client_pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "asker"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{
+                "name": "ask",
+                "image": SKYLARK_IMAGE,
+                "args": ["cluster", "list", "--namesrv", "web-1.web:9876", "--timeout", "5s"],
+            }],
+        }
+    }))?;
+    pods.create(&PostParams::default(), &client_pod).await?;
+    let asked = wait_for_pod(&pods, "asker", "finished", LONG, |p| {
+        matches!(
+            p.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        )
+    })
+    .await?;
+    let phase = asked.status.and_then(|s| s.phase);
+    let log = std::fs::read_to_string(cluster.container_log(NS, "asker", "ask"))?;
+    assert_eq!(
+        phase.as_deref(),
+        Some("Succeeded"),
+        "skylark cluster list: {log}"
+    );
+
     // Delete web-0: the controller makes a new one, which finds its data.
     let old_uid = web0.metadata.uid.clone();
     pods.delete("web-0", &DeleteParams::default()).await?;

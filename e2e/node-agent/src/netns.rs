@@ -22,7 +22,14 @@ pub(crate) struct Network {
     /// Prefix of our namespaces' names.
     prefix: String,
     /// Host octets (.2 to .254) in use.
-    used: Mutex<BTreeSet<u8>>,
+    used: Mutex<Octets>,
+}
+
+/// Host octets in use and the last one handed out.
+#[derive(Debug)]
+struct Octets {
+    set: BTreeSet<u8>,
+    last_given: u8,
 }
 
 /// One pod's network identity.
@@ -66,19 +73,27 @@ impl Network {
             bridge: bridge.to_string(),
             gateway: Ipv4Addr::new(a, b, c, 1),
             prefix: prefix.to_string(),
-            used: Mutex::new(BTreeSet::new()),
+            used: Mutex::new(Octets {
+                set: BTreeSet::new(),
+                last_given: 1,
+            }),
         })
     }
 
+    /// The next free host octet after the last one handed out, so that an
+    /// address is reused as late as possible.
     fn claim_octet(&self) -> anyhow::Result<u8> {
         let mut used = self
             .used
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let octet = (2u8..=254)
-            .find(|o| !used.contains(o))
+        let start = u16::from(used.last_given);
+        let octet = (1..=253u16)
+            .filter_map(|i| u8::try_from((start + i + 251) % 253 + 2).ok())
+            .find(|o| !used.set.contains(o))
             .context("the pod network is full")?;
-        used.insert(octet);
+        used.set.insert(octet);
+        used.last_given = octet;
         Ok(octet)
     }
 
@@ -99,6 +114,8 @@ impl Network {
         let veth = format!("{}v{octet}", self.prefix);
         let addr = format!("{}/24", net.ip);
         let gw = self.gateway.to_string();
+        let [a, b, c, d] = net.ip.octets();
+        let mac = format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}");
         let result = (|| {
             ip(&["netns", "add", &net.netns])?;
             ip(&[
@@ -107,6 +124,9 @@ impl Network {
             ip(&["link", "set", &veth, "master", &self.bridge])?;
             ip(&["link", "set", &veth, "up"])?;
             ip(&["-n", &net.netns, "link", "set", "lo", "up"])?;
+            // A MAC derived from the address (as Docker does): when an address
+            // is reused, neighbours' ARP caches are still right.
+            ip(&["-n", &net.netns, "link", "set", "eth0", "address", &mac])?;
             ip(&["-n", &net.netns, "addr", "add", &addr, "dev", "eth0"])?;
             ip(&["-n", &net.netns, "link", "set", "eth0", "up"])?;
             ip(&["-n", &net.netns, "route", "add", "default", "via", &gw])?;
@@ -126,6 +146,7 @@ impl Network {
         self.used
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .set
             .remove(&net.host_octet);
     }
 
@@ -182,4 +203,39 @@ fn listen_in(netns: &str, port: u16) -> anyhow::Result<std::net::TcpListener> {
     }
     std::net::TcpListener::bind(("127.0.0.1", port))
         .with_context(|| format!("relay listen in {netns}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_reused_as_late_as_possible() {
+        let net = Network {
+            bridge: "unused".into(),
+            gateway: Ipv4Addr::new(10, 213, 9, 1),
+            prefix: "t-".into(),
+            used: Mutex::new(Octets {
+                set: BTreeSet::new(),
+                last_given: 1,
+            }),
+        };
+        let first = net.claim_octet().unwrap();
+        assert_eq!(first, 2);
+        net.used.lock().unwrap().set.remove(&first);
+        assert_eq!(
+            net.claim_octet().unwrap(),
+            3,
+            "a freed address waits its turn"
+        );
+        for _ in 4..=254 {
+            net.claim_octet().unwrap();
+        }
+        assert_eq!(
+            net.claim_octet().unwrap(),
+            2,
+            "wraps around to the freed one"
+        );
+        assert!(net.claim_octet().is_err(), "then the /24 is full");
+    }
 }

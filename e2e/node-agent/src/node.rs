@@ -43,7 +43,12 @@ pub(crate) async fn register(ctx: &Context) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     }
-    patch_status(ctx).await
+    patch_status(ctx).await?;
+    // kube-node-lease may not exist yet this early; the heartbeat retries.
+    if let Err(e) = renew_lease(ctx).await {
+        tracing::info!(error = %e, "first node lease not written yet");
+    }
+    Ok(())
 }
 
 /// Refreshes the Node's status and Lease every 10 s.

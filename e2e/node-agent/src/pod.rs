@@ -99,6 +99,16 @@ async fn run(ctx: Arc<Context>, pod: Pod, mut stop: watch::Receiver<Stop>) -> an
     std::fs::create_dir_all(&dir)?;
     tracing::info!(namespace = %ns, pod = %name, "starting pod");
 
+    if pod.spec.as_ref().and_then(|s| s.host_network) == Some(true) {
+        tracing::error!(namespace = %ns, pod = %name, "hostNetwork is not supported: every pod gets its own namespace");
+        shared.update(|s| {
+            s.phase = "Failed";
+            s.message = Some("hostNetwork is not supported by skylark-node-agent".into());
+        });
+        let _ = stop.wait_for(|s| *s != Stop::No).await;
+        let reason = *stop.borrow();
+        return finish(&api, &name, &uid, reason, writer_task).await;
+    }
     let net = loop {
         match ctx.network.create(&uid) {
             Ok(net) => break Some(net),
