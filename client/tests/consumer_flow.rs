@@ -1,6 +1,7 @@
 //! Flow control and bodies: a slow listener makes the push consumer stop
 //! pulling at `pull_threshold_for_queue` instead of caching without bound;
-//! compressed bodies arrive inflated. Against a real `skylark standalone`.
+//! compressed bodies arrive inflated; an offset past the queue's end is
+//! corrected by the broker. Against a real `skylark standalone`.
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -11,12 +12,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use consumer_support::{client, create_topic, producer};
-use skylark_client::Message;
+use consumer_support::{
+    Seen, bodies_of, client, create_topic, producer, recording_consumer, send_numbered,
+};
 use skylark_client::consumer::{
     ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, ConsumeFromWhere, ListenerFuture,
     MessageExt, MessageListenerConcurrently, PushConsumer, PushConsumerConfig,
 };
+use skylark_client::{Message, MessageQueue};
+use skylark_protocol::body::SubscriptionGroupConfig;
 use support::eventually;
 use tokio::sync::Semaphore;
 
@@ -113,4 +117,49 @@ async fn wait_for_queue(c: &PushConsumer, topic: &str) -> skylark_client::Messag
         .into_iter()
         .find(|q| q.topic == topic)
         .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offset_beyond_the_queue_is_corrected_by_the_broker() {
+    let s = support::standalone();
+    let topic = "MovedTopic";
+    create_topic(&s, topic, 1).await;
+    let sent = send_numbered(&s, topic, "moved", 5).await;
+    // Commit an offset far past the end for the group (as an operator
+    // could): the group first, then its offset.
+    let admin = s.admin();
+    admin
+        .create_group_in_cluster(None, &SubscriptionGroupConfig::new("MovedGroup"))
+        .await
+        .unwrap();
+    // The standalone's broker is broker-a.
+    let mq = MessageQueue::new(topic, "broker-a", 0);
+    admin
+        .update_consumer_offset("MovedGroup", &mq, 1000)
+        .await
+        .unwrap();
+    admin.shutdown();
+
+    // The pull at 1000 is answered PULL_OFFSET_MOVED with the queue's end
+    // (Java 5 corrects an overflow to the max offset); the consumer drops
+    // the queue and takes it afresh from there: later messages arrive, the
+    // five below it are not read.
+    let seen: Seen = Arc::default();
+    let mut c = recording_consumer(&s, "MovedGroup", "moved-consumer", topic, &seen, |_| {});
+    c.start().await.unwrap();
+    eventually("the queue to be pulled", || {
+        let ok = c.assigned_queues().contains(&mq);
+        async move { ok }
+    })
+    .await;
+    let later = send_numbered(&s, topic, "later", 3).await;
+    eventually("the messages sent after the correction", || {
+        let ok = later.is_subset(&bodies_of(&seen, None));
+        async move { ok }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.shutdown().await;
+    assert_eq!(bodies_of(&seen, None), later);
+    assert_eq!(sent.len(), 5);
 }

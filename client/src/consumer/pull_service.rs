@@ -158,13 +158,25 @@ pub(crate) async fn pull_loop(
                     next = result.next_begin_offset,
                     min = result.min_offset,
                     max = result.max_offset,
-                    "pull offset out of range; moving to the broker's suggestion"
+                    "pull offset out of range (or reset); restarting the queue at the broker's offset"
                 );
-                next_offset = result.next_begin_offset;
-                shared.offsets.update(&mq, next_offset, false);
+                // As Java: drop the queue so that results of messages still
+                // being consumed are discarded (they would move the offset
+                // past a reset), store the broker's offset, and let the
+                // rebalance take the queue afresh from it.
+                pq.set_dropped();
+                shared.offsets.update(&mq, result.next_begin_offset, false);
                 if let Err(error) = shared.offsets.persist(&mq).await {
                     tracing::warn!(%mq, %error, "corrected offset not committed");
                 }
+                {
+                    let mut queues = shared.queues();
+                    if queues.get(&mq).is_some_and(|held| Arc::ptr_eq(held, &pq)) {
+                        queues.remove(&mq);
+                    }
+                }
+                shared.rebalance_now.notify_one();
+                return;
             }
         }
         if !shared.config.pull_interval.is_zero()
