@@ -39,8 +39,8 @@ pub struct Context<A> {
     pub settings: Settings,
     /// Metrics.
     pub metrics: Metrics,
-    /// Reporter of the events.
-    pub reporter: Reporter,
+    /// Publishes events (one recorder, so repeats become an event series).
+    recorder: Recorder,
     /// Consecutive failures per object, for exponential back-off.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -64,14 +64,17 @@ impl<A: BrokerAdmin> Context<A> {
         instance: Option<String>,
     ) -> Self {
         Self {
-            client,
+            client: client.clone(),
             admin,
             settings,
             metrics,
-            reporter: Reporter {
-                controller: MANAGER.to_owned(),
-                instance,
-            },
+            recorder: Recorder::new(
+                client.clone(),
+                Reporter {
+                    controller: MANAGER.to_owned(),
+                    instance,
+                },
+            ),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -87,7 +90,6 @@ impl<A: BrokerAdmin> Context<A> {
     ) where
         K: Resource<DynamicType = ()>,
     {
-        let recorder = Recorder::new(self.client.clone(), self.reporter.clone());
         let event = Event {
             type_,
             reason: reason.to_owned(),
@@ -95,7 +97,7 @@ impl<A: BrokerAdmin> Context<A> {
             action: action.to_owned(),
             secondary: None,
         };
-        if let Err(error) = recorder.publish(&event, &obj.object_ref(&())).await {
+        if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
             tracing::warn!(%error, reason, "cannot publish event");
         }
     }

@@ -148,6 +148,7 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
 
     let mut groups = Vec::new();
     let mut failures = Failures::default();
+    let (mut created, mut corrected) = (Vec::new(), Vec::new());
     let mut waiting = Vec::new();
     for Target { group, master } in &targets {
         let Some(addr) = master else {
@@ -160,9 +161,12 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
             });
             continue;
         };
-        let result = sync_one(ctx, topic, addr, &want).await;
-        if let Err(error) = &result {
-            failures.push(&format!("{group} at {addr}"), error);
+        let result = sync_one(ctx, addr, &want).await;
+        match &result {
+            Ok(Change::Created) => created.push(addr.clone()),
+            Ok(Change::Corrected) => corrected.push(addr.clone()),
+            Ok(Change::None) => {}
+            Err(error) => failures.push(&format!("{group} at {addr}"), error),
         }
         groups.push(TopicBrokerStatus {
             broker_group: group.clone(),
@@ -193,6 +197,17 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
         }
     }
 
+    // One event per kind of change, naming every broker it was made on.
+    for (reason, verb, addrs) in [
+        ("Created", "created", &created),
+        ("DriftCorrected", "set back to the spec", &corrected),
+    ] {
+        if !addrs.is_empty() {
+            let note = format!("topic {} {verb} on {}", want.name, addrs.join(", "));
+            ctx.event(topic, EventType::Normal, reason, "SyncTopic", note)
+                .await;
+        }
+    }
     let ready = !targets.is_empty() && failures.is_empty() && waiting.is_empty();
     let ready_condition = if targets.is_empty() {
         Wanted::new(
@@ -243,28 +258,33 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
     })))
 }
 
+/// What syncing one master did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// The topic was there as specified.
+    None,
+    /// The topic was missing and was created.
+    Created,
+    /// The topic differed and was set back to the spec.
+    Corrected,
+}
+
 /// Creates the topic on one master, or corrects what differs.
 async fn sync_one<A: BrokerAdmin>(
     ctx: &Context<A>,
-    topic: &Topic,
     addr: &str,
     want: &TopicSettings,
-) -> Result<(), crate::admin::AdminError> {
+) -> Result<Change, crate::admin::AdminError> {
     let have = ctx.admin.topic(addr, &want.name).await?;
     if have.as_ref() == Some(want) {
-        return Ok(());
+        return Ok(Change::None);
     }
     ctx.admin.put_topic(addr, want).await?;
-    let (reason, note) = match have {
-        None => ("Created", format!("created topic {} on {addr}", want.name)),
-        Some(_) => (
-            "DriftCorrected",
-            format!("set topic {} on {addr} back to the spec", want.name),
-        ),
-    };
-    ctx.event(topic, EventType::Normal, reason, "SyncTopic", note)
-        .await;
-    Ok(())
+    Ok(if have.is_none() {
+        Change::Created
+    } else {
+        Change::Corrected
+    })
 }
 
 async fn cleanup<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action, Error> {

@@ -100,7 +100,12 @@ async fn create_puts_the_topic_on_every_selected_master() {
         status["brokerGroups"][1],
         json!({"brokerGroup": "b", "address": "10.0.0.2:10911", "synced": true})
     );
-    assert_eq!(event_reasons(&log), ["Created", "Created"]);
+    assert_eq!(event_reasons(&log), ["Created"]);
+    let note = &log.find("POST", "/events")[0].body["note"];
+    assert_eq!(
+        note,
+        "topic orders created on 10.0.0.1:10911, 10.0.0.2:10911"
+    );
 }
 
 #[tokio::test]
