@@ -86,14 +86,20 @@ enum Command {
         scan_interval_ms: u64,
     },
     /// Create, change, list, describe and delete topics.
-    #[command(subcommand, after_help = "Examples:
+    #[command(
+        subcommand,
+        after_help = "Examples:
   skylark topic create --topic Orders --queues 8
-  skylark topic describe --topic Orders --output json")]
+  skylark topic describe --topic Orders --output json"
+    )]
     Topic(topic_cmd::TopicCommand),
     /// Create, list, describe (offsets and lag) and delete consumer groups.
-    #[command(subcommand, after_help = "Examples:
+    #[command(
+        subcommand,
+        after_help = "Examples:
   skylark group create --group Audit
-  skylark group describe --group Audit")]
+  skylark group describe --group Audit"
+    )]
     Group(group_cmd::GroupCommand),
     /// Show the clusters and brokers a nameserver knows.
     #[command(subcommand)]
@@ -109,11 +115,14 @@ enum Command {
     #[command(subcommand)]
     Offset(offset_cmd::OffsetCommand),
     /// Measure produce, consume and end-to-end throughput and latency.
-    #[command(subcommand, after_help = "Examples:
+    #[command(
+        subcommand,
+        after_help = "Examples:
   skylark bench produce --topic Bench --threads 16 --size 1024 --duration 20s
   skylark bench produce --topic Bench --threads 4 --inflight 64 --json
   skylark bench consume --topic Bench --count 100000
-  skylark bench e2e --topic Bench --threads 4 --inflight 8 --duration 20s")]
+  skylark bench e2e --topic Bench --threads 4 --inflight 8 --duration 20s"
+    )]
     Bench(bench::BenchCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsCommand),
