@@ -102,7 +102,8 @@ fn decode_frame(frame: &mut BytesMut) -> Result<RemotingCommand, CodecError> {
     if header_len > frame.len() {
         return Err(CodecError::Malformed("header length exceeds the frame"));
     }
-    let header = frame.split_to(header_len);
+    // Frozen, so that a binary header's strings are views of it, not copies.
+    let header = frame.split_to(header_len).freeze();
     let mut cmd = match SerializeType::from_code(kind) {
         Some(SerializeType::Json) => json::decode(&header)?,
         Some(SerializeType::RocketMq) => binary::decode(&header)?,

@@ -1,14 +1,19 @@
 //! `extFields`: the string map that carries a command's typed header.
 
+use crate::text::Text;
+
 /// The `extFields` map of a remoting header.
 ///
 /// Entries keep the order in which they were decoded or inserted, so that a
 /// frame decoded from a Java peer re-encodes byte for byte (Java writes a
 /// `HashMap` in its own iteration order). Lookups are linear: headers hold a
-/// handful of entries, where a scan beats hashing.
+/// handful of entries, where a scan beats hashing. Keys and values are
+/// [`Text`]: a decoded binary header's are views of the frame, and headers
+/// written with [`insert_text`](Self::insert_text) need no allocation per
+/// entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExtFields {
-    entries: Vec<(String, String)>,
+    entries: Vec<(Text, Text)>,
 }
 
 impl ExtFields {
@@ -28,14 +33,27 @@ impl ExtFields {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| k.as_str() == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The value under `key` as a [`Text`] (a view of the frame when decoded
+    /// from a binary header, so [`Text::to_bytes`] shares it).
+    pub fn get_text(&self, key: &str) -> Option<&Text> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
     }
 
     /// Sets `key` to `value`, replacing an existing value in place.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let key = key.into();
-        let value = value.into();
+        self.insert_text(Text::from(key.into()), Text::from(value.into()));
+    }
+
+    /// Like [`insert`](Self::insert), without allocating for literal, inline
+    /// or shared texts.
+    pub fn insert_text(&mut self, key: Text, value: Text) {
         match self.entries.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => self.entries.push((key, value)),
@@ -43,14 +61,14 @@ impl ExtFields {
     }
 
     /// Appends an entry without checking for an existing key (decoders use it).
-    pub(crate) fn push(&mut self, key: String, value: String) {
+    pub(crate) fn push(&mut self, key: Text, value: Text) {
         self.entries.push((key, value));
     }
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let i = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(i).1)
+        let i = self.entries.iter().position(|(k, _)| k.as_str() == key)?;
+        Some(self.entries.remove(i).1.into_string())
     }
 
     /// Number of entries.
@@ -71,7 +89,7 @@ impl ExtFields {
     /// Merges `other` into `self`, its values winning.
     pub fn extend(&mut self, other: ExtFields) {
         for (k, v) in other.entries {
-            self.insert(k, v);
+            self.insert_text(k, v);
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod ext_fields;
 mod header_codec;
 pub mod headers;
 pub mod message;
+pub mod text;
 
 pub use code::{LanguageCode, RequestCode, ResponseCode, SerializeType};
 pub use codec::{CodecError, DEFAULT_MAX_FRAME_LEN, RemotingCodec};
@@ -26,3 +27,4 @@ pub use command::RemotingCommand;
 pub use ext_fields::ExtFields;
 pub use header_codec::HeaderCodecError;
 pub use headers::{CommandHeader, HeaderError};
+pub use text::Text;

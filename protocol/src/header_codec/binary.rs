@@ -5,15 +5,18 @@
 //! length + key + i32 value length + value). Zero-length remark and
 //! extFields decode as absent, as in Java.
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::HeaderCodecError;
 use crate::code::{LanguageCode, SerializeType};
 use crate::command::RemotingCommand;
 use crate::ext_fields::ExtFields;
+use crate::text::Text;
 
-/// Decodes a binary header; the body is attached by the caller.
-pub(crate) fn decode(mut h: &[u8]) -> Result<RemotingCommand, HeaderCodecError> {
+/// Decodes a binary header; the body is attached by the caller. `extFields`
+/// keys and values are views of `header` (no copy, no allocation each).
+pub(crate) fn decode(header: &Bytes) -> Result<RemotingCommand, HeaderCodecError> {
+    let mut h: &[u8] = header;
     need(h, 17, "fixed fields")?;
     let code = i32::from(h.get_i16());
     let language = LanguageCode::from_code(h.get_u8());
@@ -22,7 +25,7 @@ pub(crate) fn decode(mut h: &[u8]) -> Result<RemotingCommand, HeaderCodecError> 
     let flag = h.get_i32();
     let remark_len = len(h.get_i32(), "remark")?;
     let remark = if remark_len > 0 {
-        Some(take_str(&mut h, remark_len, "remark")?)
+        Some(take_text(header, &mut h, remark_len, "remark")?.into_string())
     } else {
         None
     };
@@ -32,14 +35,15 @@ pub(crate) fn decode(mut h: &[u8]) -> Result<RemotingCommand, HeaderCodecError> 
         need(h, ext_len, "extFields")?;
         let (mut map, rest) = h.split_at(ext_len);
         h = rest;
-        let mut fields = ExtFields::new();
+        // Send headers carry up to 14 entries: one allocation, no regrowth.
+        let mut fields = ExtFields::with_capacity(16);
         while map.has_remaining() {
             need(map, 2, "extFields key length")?;
             let klen = len(i32::from(map.get_i16()), "extFields key")?;
-            let key = take_str(&mut map, klen, "extFields key")?;
+            let key = take_text(header, &mut map, klen, "extFields key")?;
             need(map, 4, "extFields value length")?;
             let vlen = len(map.get_i32(), "extFields value")?;
-            let value = take_str(&mut map, vlen, "extFields value")?;
+            let value = take_text(header, &mut map, vlen, "extFields value")?;
             fields.push(key, value);
         }
         Some(fields)
@@ -122,11 +126,17 @@ fn len(v: i32, what: &'static str) -> Result<usize, HeaderCodecError> {
     usize::try_from(v).map_err(|_| HeaderCodecError::NegativeLength(what))
 }
 
-fn take_str(h: &mut &[u8], n: usize, what: &'static str) -> Result<String, HeaderCodecError> {
+/// Takes `n` bytes off `h`, a cursor into `whole`, as a view of `whole`.
+fn take_text(
+    whole: &Bytes,
+    h: &mut &[u8],
+    n: usize,
+    what: &'static str,
+) -> Result<Text, HeaderCodecError> {
     need(h, n, what)?;
     let (s, rest) = h.split_at(n);
     *h = rest;
-    String::from_utf8(s.to_vec()).map_err(|_| HeaderCodecError::NotUtf8(what))
+    Text::shared(whole.slice_ref(s)).ok_or(HeaderCodecError::NotUtf8(what))
 }
 
 #[cfg(test)]
@@ -147,7 +157,7 @@ mod tests {
         cmd.set_ext("b", "");
         let mut out = BytesMut::new();
         encode(&cmd, &mut out).unwrap();
-        assert_eq!(decode(&out).unwrap(), cmd);
+        assert_eq!(decode(&out.freeze()).unwrap(), cmd);
     }
 
     #[test]
@@ -161,7 +171,7 @@ mod tests {
         let mut out = BytesMut::new();
         encode(&cmd, &mut out).unwrap();
         assert_eq!(out.len(), 21);
-        let back = decode(&out).unwrap();
+        let back = decode(&out.freeze()).unwrap();
         assert_eq!(back.remark, None);
         assert_eq!(back.ext_fields, None);
     }
@@ -181,13 +191,14 @@ mod tests {
         cmd.set_ext("key", "value");
         let mut out = BytesMut::new();
         encode(&cmd, &mut out).unwrap();
+        let out = out.freeze();
         for cut in 0..out.len() {
-            assert!(decode(&out[..cut]).is_err(), "cut at {cut}");
+            assert!(decode(&out.slice(..cut)).is_err(), "cut at {cut}");
         }
         let mut bad = out.to_vec();
         bad[13..17].copy_from_slice(&(-1i32).to_be_bytes());
         assert!(matches!(
-            decode(&bad),
+            decode(&Bytes::from(bad)),
             Err(HeaderCodecError::NegativeLength("remark"))
         ));
     }

@@ -14,6 +14,7 @@ use super::HeaderCodecError;
 use crate::code::{LanguageCode, SerializeType};
 use crate::command::RemotingCommand;
 use crate::ext_fields::ExtFields;
+use crate::text::Text;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,7 +22,7 @@ struct JsonHeader {
     #[serde(default)]
     code: i32,
     #[serde(default)]
-    language: Option<String>,
+    language: Option<Scalar>,
     #[serde(default)]
     version: i32,
     #[serde(default)]
@@ -47,8 +48,8 @@ impl<'de> Deserialize<'de> for LenientExtFields {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut fields = ExtFields::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some((k, v)) = map.next_entry::<String, Scalar>()? {
-                    if let Some(v) = v.0 {
+                while let Some((k, v)) = map.next_entry::<Scalar, Scalar>()? {
+                    if let (Some(k), Some(v)) = (k.0, v.0) {
                         fields.push(k, v);
                     }
                 }
@@ -59,8 +60,9 @@ impl<'de> Deserialize<'de> for LenientExtFields {
     }
 }
 
-/// A scalar JSON value as text (`null` as `None`), without building a `Value`.
-struct Scalar(Option<String>);
+/// A scalar JSON value as text (`null` as `None`), without building a
+/// `Value`; short strings and numbers are held inline (no allocation).
+struct Scalar(Option<Text>);
 
 impl<'de> Deserialize<'de> for Scalar {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -71,22 +73,26 @@ impl<'de> Deserialize<'de> for Scalar {
                 f.write_str("a string, number, boolean or null")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar(Some(v.to_owned())))
+                Ok(Scalar(Some(Text::copy_of(v))))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
-                Ok(Scalar(Some(v)))
+                Ok(Scalar(Some(Text::from(v))))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar(Some(v.to_string())))
+                Ok(Scalar(Some(Text::int(v))))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar(Some(v.to_string())))
+                Ok(Scalar(Some(Text::copy_of(itoa::Buffer::new().format(v)))))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar(Some(v.to_string())))
+                Ok(Scalar(Some(Text::from(v.to_string()))))
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
-                Ok(Scalar(Some(v.to_string())))
+                Ok(Scalar(Some(Text::from_static(if v {
+                    "true"
+                } else {
+                    "false"
+                }))))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
                 Ok(Scalar(None))
@@ -107,8 +113,8 @@ pub(crate) fn decode(header: &[u8]) -> Result<RemotingCommand, HeaderCodecError>
         code: h.code,
         language: h
             .language
-            .as_deref()
-            .map_or(LanguageCode::Java, LanguageCode::from_name),
+            .and_then(|l| l.0)
+            .map_or(LanguageCode::Java, |l| LanguageCode::from_name(&l)),
         version: h.version,
         opaque: h.opaque,
         flag: h.flag,

@@ -1,6 +1,7 @@
 //! Parsing and formatting of single `extFields` values, Java style.
 
 use crate::ext_fields::ExtFields;
+use crate::text::Text;
 
 /// Why a typed header could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +32,12 @@ pub trait ExtValue: Sized {
     /// Formats the text form.
     fn to_ext(&self) -> String;
 
+    /// The text form as a [`Text`]: inline for numbers and short strings, so
+    /// writing a header does not allocate per field.
+    fn to_text(&self) -> Text {
+        Text::from(self.to_ext())
+    }
+
     /// Reads a required field.
     fn required(fields: &ExtFields, key: &'static str) -> Result<Self, HeaderError> {
         Self::optional(fields, key)?.ok_or(HeaderError::Missing(key))
@@ -59,6 +66,9 @@ impl ExtValue for String {
     fn to_ext(&self) -> String {
         self.clone()
     }
+    fn to_text(&self) -> Text {
+        Text::copy_of(self)
+    }
 }
 
 macro_rules! int_ext_value {
@@ -71,6 +81,9 @@ macro_rules! int_ext_value {
             }
             fn to_ext(&self) -> String {
                 self.to_string()
+            }
+            fn to_text(&self) -> Text {
+                Text::int(i64::from(*self))
             }
         }
     )*};
@@ -86,6 +99,9 @@ impl ExtValue for bool {
     }
     fn to_ext(&self) -> String {
         self.to_string()
+    }
+    fn to_text(&self) -> Text {
+        Text::from_static(if *self { "true" } else { "false" })
     }
 }
 

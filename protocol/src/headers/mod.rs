@@ -80,11 +80,17 @@ macro_rules! command_header {
     (@ty req $ty:ty) => { $ty };
     (@ty opt $ty:ty) => { Option<$ty> };
     (@write req $value:expr, $key:literal, $out:ident) => {
-        $out.insert($key, $crate::headers::ExtValue::to_ext(&$value));
+        $out.insert_text(
+            $crate::text::Text::from_static($key),
+            $crate::headers::ExtValue::to_text(&$value),
+        );
     };
     (@write opt $value:expr, $key:literal, $out:ident) => {
         if let Some(v) = &$value {
-            $out.insert($key, $crate::headers::ExtValue::to_ext(v));
+            $out.insert_text(
+                $crate::text::Text::from_static($key),
+                $crate::headers::ExtValue::to_text(v),
+            );
         }
     };
     (@read req $ty:ty, $key:literal, $fields:ident) => {

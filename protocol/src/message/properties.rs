@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use bytes::{BufMut, Bytes};
 
 use super::error::{EncodeError, ensure_room};
+use crate::text::Text;
 
 /// Separates a property's name from its value.
 pub const NAME_VALUE_SEPARATOR: u8 = 0x01;
@@ -22,9 +23,11 @@ pub const MAX_ENCODED_LEN: usize = i16::MAX as usize;
 const DEDUP_HASH_THRESHOLD: usize = 16;
 
 /// An insertion-ordered string map that remembers its encoded bytes.
+///
+/// Decoded names and values are views of the decoded bytes (no copy each).
 #[derive(Debug, Clone, Default)]
 pub struct Properties {
-    pairs: Vec<(String, String)>,
+    pairs: Vec<(Text, Text)>,
     /// The bytes this map was decoded from, cleared by any modification.
     raw: Option<Bytes>,
 }
@@ -77,7 +80,7 @@ impl Properties {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k.as_str() == name)
             .map(|(_, v)| v.as_str())
     }
 
@@ -89,8 +92,13 @@ impl Properties {
     /// Sets `name` to `value`, keeping its position if present, and returns
     /// the old value.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) -> Option<String> {
-        let name = name.into();
-        let value = value.into();
+        self.insert_text(Text::from(name.into()), Text::from(value.into()))
+            .map(Text::into_string)
+    }
+
+    /// Like [`insert`](Self::insert), without allocating for literal, inline
+    /// or shared texts (beyond room for one more pair).
+    pub fn insert_text(&mut self, name: Text, value: Text) -> Option<Text> {
         self.raw = None;
         match self.pairs.iter_mut().find(|(k, _)| *k == name) {
             Some((_, v)) => Some(std::mem::replace(v, value)),
@@ -103,9 +111,9 @@ impl Properties {
 
     /// Removes `name`, keeping the order of the rest, and returns its value.
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        let at = self.pairs.iter().position(|(k, _)| k == name)?;
+        let at = self.pairs.iter().position(|(k, _)| k.as_str() == name)?;
         self.raw = None;
-        Some(self.pairs.remove(at).1)
+        Some(self.pairs.remove(at).1.into_string())
     }
 
     /// The pairs in order.
@@ -212,8 +220,10 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Properties {
 /// Splits on 0x02, then each segment at its first 0x01, keeping segments with
 /// a non-empty name and value (Java's `newIndex - index >= 3` check is implied
 /// by those two).
-fn parse_pairs(raw: &[u8]) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
+fn parse_pairs(raw: &Bytes) -> Vec<(Text, Text)> {
+    // Room for the pairs and one more (the broker adds CLUSTER): one allocation.
+    let count = raw.iter().filter(|&&b| b == PROPERTY_SEPARATOR).count() + 1;
+    let mut pairs = Vec::with_capacity(if raw.is_empty() { 0 } else { count + 1 });
     for segment in raw.split(|&b| b == PROPERTY_SEPARATOR) {
         let Some(sep) = segment.iter().position(|&b| b == NAME_VALUE_SEPARATOR) else {
             continue;
@@ -224,10 +234,7 @@ fn parse_pairs(raw: &[u8]) -> Vec<(String, String)> {
         if name.is_empty() || value.is_empty() {
             continue;
         }
-        pairs.push((
-            String::from_utf8_lossy(name).into_owned(),
-            String::from_utf8_lossy(value).into_owned(),
-        ));
+        pairs.push((text_of(raw, name), text_of(raw, value)));
     }
     if has_duplicate_names(&pairs) {
         pairs = merge_duplicates(pairs);
@@ -235,8 +242,15 @@ fn parse_pairs(raw: &[u8]) -> Vec<(String, String)> {
     pairs
 }
 
+/// A view of `part` of `raw`, or, if it is not UTF-8, a copy with U+FFFD
+/// as Java's `new String(bytes, UTF_8)` makes.
+fn text_of(raw: &Bytes, part: &[u8]) -> Text {
+    Text::shared(raw.slice_ref(part))
+        .unwrap_or_else(|| Text::from(String::from_utf8_lossy(part).into_owned()))
+}
+
 /// Whether two pairs share a name; rare, so this only has to be cheap.
-fn has_duplicate_names(pairs: &[(String, String)]) -> bool {
+fn has_duplicate_names(pairs: &[(Text, Text)]) -> bool {
     if pairs.len() <= DEDUP_HASH_THRESHOLD {
         return pairs
             .iter()
@@ -249,9 +263,9 @@ fn has_duplicate_names(pairs: &[(String, String)]) -> bool {
 
 /// Keeps each name at its first position with its last value, as a Java map
 /// filled in order would hold it.
-fn merge_duplicates(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::with_capacity(pairs.len());
-    let mut index: std::collections::HashMap<String, usize> =
+fn merge_duplicates(pairs: Vec<(Text, Text)>) -> Vec<(Text, Text)> {
+    let mut out: Vec<(Text, Text)> = Vec::with_capacity(pairs.len());
+    let mut index: std::collections::HashMap<Text, usize> =
         std::collections::HashMap::with_capacity(pairs.len());
     for (k, v) in pairs {
         match index.get(&k) {
