@@ -21,7 +21,7 @@ use skylark_client::consumer::{
 };
 use skylark_client::{Message, MessageQueue};
 use skylark_protocol::body::SubscriptionGroupConfig;
-use support::eventually;
+use support::{eventually, wait_stored};
 use tokio::sync::Semaphore;
 
 /// An async listener that waits for a permit per call and checks bodies.
@@ -125,9 +125,11 @@ async fn an_offset_beyond_the_queue_is_corrected_by_the_broker() {
     let topic = "MovedTopic";
     create_topic(&s, topic, 1).await;
     let sent = send_numbered(&s, topic, "moved", 5).await;
+    let admin = s.admin();
+    // The broker corrects to the max offset: all five must count.
+    wait_stored(&admin, topic, 5).await;
     // Commit an offset far past the end for the group (as an operator
     // could): the group first, then its offset.
-    let admin = s.admin();
     admin
         .create_group_in_cluster(None, &SubscriptionGroupConfig::new("MovedGroup"))
         .await

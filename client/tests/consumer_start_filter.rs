@@ -19,7 +19,7 @@ use skylark_client::consumer::{
     ConsumeConcurrentlyStatus, ConsumeFromWhere, MessageSelector, PushConsumer, PushConsumerConfig,
     concurrently_fn,
 };
-use support::{eventually, now_ms};
+use support::{eventually, now_ms, wait_stored};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consume_from_first_last_and_timestamp() {
@@ -36,6 +36,10 @@ async fn consume_from_first_last_and_timestamp() {
     let cut = now_ms();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let late = send_numbered(&s, topic, "late", 10).await;
+    // The max offset a last-offset consumer starts from must count them all.
+    let admin = s.admin();
+    wait_stored(&admin, topic, 20).await;
+    admin.shutdown();
     let everything: HashSet<String> = early.union(&late).cloned().collect();
 
     let seen: Seen = Arc::default();

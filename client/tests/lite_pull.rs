@@ -13,7 +13,7 @@ use consumer_support::{client, create_topic, send_numbered};
 use skylark_client::consumer::{
     ConsumeFromWhere, LitePullConsumer, LitePullConsumerConfig, MessageExt,
 };
-use support::GUARD;
+use support::{GUARD, wait_stored};
 
 /// Polls until `n` messages came (hang guard [`GUARD`]).
 async fn poll_n(c: &LitePullConsumer, n: usize) -> Vec<MessageExt> {
@@ -40,6 +40,9 @@ async fn assign_seek_poll_and_commit() {
     let topic = "LiteAssignTopic";
     create_topic(&s, topic, 1).await;
     send_numbered(&s, topic, "lite", 20).await;
+    // Seeking checks the queue's bounds: wait until all 20 are dispatched.
+    let admin = s.admin();
+    wait_stored(&admin, topic, 20).await;
 
     let mut config = LitePullConsumerConfig::new("LiteAssignGroup", client(&s, "lite-assign-1"));
     config.auto_commit = false;
@@ -69,6 +72,8 @@ async fn assign_seek_poll_and_commit() {
 
     // The next consumer of the group starts at the committed offset.
     send_numbered(&s, topic, "more", 5).await;
+    wait_stored(&admin, topic, 25).await;
+    admin.shutdown();
     config.client = client(&s, "lite-assign-2");
     let mut c = LitePullConsumer::new(config);
     c.start().await.unwrap();

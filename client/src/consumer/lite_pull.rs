@@ -349,6 +349,9 @@ impl LitePullConsumer {
                     .or_insert(all);
             }
         }
+        // Join the group on the queues' brokers before committing there.
+        r.lite.instance.register_consumer(r.lite.consumer_data());
+        r.lite.instance.send_heartbeat_to_all_brokers().await;
         queues::set_queues(
             &r.lite,
             mqs.iter().map(|mq| mq.topic.as_str()).collect(),
