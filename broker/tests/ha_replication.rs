@@ -8,11 +8,12 @@
 mod support;
 
 use skylark_protocol::ResponseCode;
+use skylark_protocol::headers::pull::PullMessageResponseHeader;
 use skylark_protocol::headers::send::SendMessageResponseHeader;
 use skylark_remoting::RemotingClient;
 use support::ha::{
     GROUP, HaCluster, commit_log_bytes, commit_offset, committed_offset, create_group,
-    create_topic, delay_offsets, eventually, group_names, has_topic, pull_all, route, send,
+    create_topic, delay_offsets, eventually, group_names, has_topic, pull, pull_all, route, send,
     send_delayed,
 };
 
@@ -43,7 +44,17 @@ async fn send_many(client: &RemotingClient, addr: &str, n: usize) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_master_replica_has_every_message_byte_for_byte_and_the_config() {
     let cluster = HaCluster::start();
-    let mut master = cluster.broker("master", 0, "ASYNC_MASTER", &[]);
+    // Everything counts as cold (not in memory) with a 0 % memory ratio, so
+    // the master suggests the replica for reads.
+    let mut master = cluster.broker(
+        "master",
+        0,
+        "ASYNC_MASTER",
+        &[
+            ("slaveReadEnable", "true".into()),
+            ("accessMessageInMemoryMaxRatio", "0".into()),
+        ],
+    );
     let replica = cluster.broker(
         "replica",
         1,
@@ -71,6 +82,12 @@ async fn async_master_replica_has_every_message_byte_for_byte_and_the_config() {
         let from_replica = pull_all(&client, &replica.addr, TOPIC, queue, count).await;
         assert!(from_master == from_replica, "queue {queue} differs");
     }
+    // Cold data: the master suggests the group's whichBrokerWhenConsumeSlowly (1).
+    let cold = pull(&client, &master.addr, TOPIC, 0, 0).await;
+    assert_eq!(cold.response_code(), ResponseCode::SUCCESS);
+    let header: PullMessageResponseHeader = cold.read_header().unwrap();
+    assert_eq!(header.suggest_which_broker_id, 1);
+
     // The CommitLog files too (the replica started empty, so at offset 0).
     let lag = "skylark_ha_replica_lag_bytes{";
     eventually("the replica acknowledges everything", || async {
