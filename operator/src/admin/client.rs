@@ -42,6 +42,21 @@ fn convert(addr: &str, error: ClientError) -> AdminError {
     }
 }
 
+/// A broker's topic attributes without `+`/`-` signs, and with
+/// `message.type` NORMAL when absent (RocketMQ 5's default; a 4.x broker keeps
+/// no attributes), so that an unset type is not seen as drift.
+fn normalized(
+    attributes: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out: std::collections::BTreeMap<String, String> = attributes
+        .iter()
+        .map(|(k, v)| (k.trim_start_matches(['+', '-']).to_owned(), v.clone()))
+        .collect();
+    out.entry("message.type".to_owned())
+        .or_insert_with(|| "NORMAL".to_owned());
+    out
+}
+
 fn is_code(error: &ClientError, code: ResponseCode) -> bool {
     matches!(error, ClientError::Server { code: c, .. } if *c == code)
 }
@@ -59,11 +74,7 @@ impl BrokerAdmin for ClientAdmin {
             write_queue_nums: c.write_queue_nums,
             perm: c.perm,
             order: c.order,
-            attributes: c
-                .attributes
-                .iter()
-                .map(|(k, v)| (k.trim_start_matches(['+', '-']).to_owned(), v.clone()))
-                .collect(),
+            attributes: normalized(&c.attributes),
         }))
     }
 
@@ -205,5 +216,25 @@ impl BrokerAdmin for ClientAdmin {
             }
             Err(e) => Err(convert(addr, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::normalized;
+
+    #[test]
+    fn attributes_lose_signs_and_default_the_message_type() {
+        let from_broker = BTreeMap::from([("+message.type".to_owned(), "FIFO".to_owned())]);
+        assert_eq!(
+            normalized(&from_broker),
+            BTreeMap::from([("message.type".to_owned(), "FIFO".to_owned())])
+        );
+        assert_eq!(
+            normalized(&BTreeMap::new()),
+            BTreeMap::from([("message.type".to_owned(), "NORMAL".to_owned())])
+        );
     }
 }
