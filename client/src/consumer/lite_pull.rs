@@ -128,7 +128,7 @@ pub(crate) struct Lite {
     instance: ClientInstance,
     offsets: OffsetStore,
     mode: Mutex<Mode>,
-    subscriptions: Mutex<HashMap<String, SubscriptionData>>,
+    subscriptions: Mutex<HashMap<String, Arc<SubscriptionData>>>,
     queues: Mutex<HashMap<MessageQueue, Arc<LiteQueue>>>,
     tx: mpsc::Sender<Batch>,
     rebalance_now: Arc<Notify>,
@@ -156,7 +156,7 @@ impl Lite {
         Ok(())
     }
 
-    fn subscription(&self, topic: &str) -> Option<SubscriptionData> {
+    fn subscription(&self, topic: &str) -> Option<Arc<SubscriptionData>> {
         self.subscriptions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -186,7 +186,7 @@ impl Lite {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
-            .cloned()
+            .map(|s| SubscriptionData::clone(s))
             .collect();
         subs.sort_by(|a, b| a.topic.cmp(&b.topic));
         ConsumerData {
@@ -324,7 +324,7 @@ impl LitePullConsumer {
             .subscriptions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(topic.to_owned(), data);
+            .insert(topic.to_owned(), Arc::new(data));
         r.lite.instance.register_consumer(r.lite.consumer_data());
         r.lite.instance.send_heartbeat_to_all_brokers().await;
         r.lite.rebalance_now.notify_one();
@@ -346,7 +346,7 @@ impl LitePullConsumer {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .entry(mq.topic.clone())
-                    .or_insert(all);
+                    .or_insert_with(|| Arc::new(all));
             }
         }
         // Join the group on the queues' brokers before committing there.

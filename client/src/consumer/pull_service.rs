@@ -129,7 +129,7 @@ pub(crate) async fn pull_loop(
         match result.status {
             PullStatus::Found => {
                 let tags = client_tags(&sub);
-                let msgs = match decode_pulled(result.body, &broker_name, &tags, Some(&retry_topic))
+                let msgs = match decode_pulled(result.body, &broker_name, tags, Some(&retry_topic))
                 {
                     Ok(m) => m,
                     Err(error) => {

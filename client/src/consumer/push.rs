@@ -131,7 +131,7 @@ pub(crate) struct Shared {
     pub(crate) listener: Listener,
     pub(crate) offsets: OffsetStore,
     /// Topic → subscription (the `%RETRY%group` one included in clustering).
-    pub(crate) subscriptions: Mutex<HashMap<String, SubscriptionData>>,
+    pub(crate) subscriptions: Mutex<HashMap<String, Arc<SubscriptionData>>>,
     /// Assigned queues and their state.
     pub(crate) queues: Mutex<HashMap<MessageQueue, Arc<ProcessQueue>>>,
     /// Bounds the listener calls running at once.
@@ -149,7 +149,7 @@ impl Shared {
         self.queues.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn subscription(&self, topic: &str) -> Option<SubscriptionData> {
+    pub(crate) fn subscription(&self, topic: &str) -> Option<Arc<SubscriptionData>> {
         self.subscriptions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -162,7 +162,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
-            .cloned()
+            .map(|s| SubscriptionData::clone(s))
             .collect()
     }
 
@@ -327,14 +327,17 @@ impl PushConsumer {
         }
         let mut subscriptions = HashMap::new();
         for (topic, selector) in &self.subscriptions {
-            subscriptions.insert(topic.clone(), build_subscription(topic, selector)?);
+            subscriptions.insert(
+                topic.clone(),
+                Arc::new(build_subscription(topic, selector)?),
+            );
         }
         if self.config.message_model == MessageModel::Clustering {
             // Redeliveries come through the group's retry topic.
             let retry = retry_topic(&self.config.group);
             subscriptions.insert(
                 retry.clone(),
-                build_subscription(&retry, &MessageSelector::all())?,
+                Arc::new(build_subscription(&retry, &MessageSelector::all())?),
             );
         }
         let offsets = match self.config.message_model {

@@ -69,11 +69,12 @@ pub fn build_subscription(
 }
 
 /// The tags a client keeps of a subscription (empty: all).
-pub(crate) fn client_tags(data: &SubscriptionData) -> BTreeSet<String> {
+pub(crate) fn client_tags(data: &SubscriptionData) -> &BTreeSet<String> {
+    static ALL: BTreeSet<String> = BTreeSet::new();
     if data.expression_type == SubscriptionData::EXPRESSION_TAG && !data.class_filter_mode {
-        data.tags_set.clone()
+        &data.tags_set
     } else {
-        BTreeSet::new()
+        &ALL
     }
 }
 

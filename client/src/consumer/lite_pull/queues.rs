@@ -221,8 +221,7 @@ async fn pull_loop(lite: Arc<Lite>, mq: MessageQueue, queue: Arc<LiteQueue>, see
         };
         match result.status {
             PullStatus::Found => {
-                let msgs = match decode_pulled(result.body, &broker_name, &client_tags(&sub), None)
-                {
+                let msgs = match decode_pulled(result.body, &broker_name, client_tags(&sub), None) {
                     Ok(m) => m,
                     Err(error) => {
                         tracing::error!(%mq, next, %error, "pulled records do not decode; retrying the pull");
