@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use skylark_e2e::pods::{container_pid, restart_count, wait_for_pod, wait_gone, wait_ready};
-use skylark_e2e::{Cluster, SHELL_IMAGE};
+use skylark_e2e::{Cluster, ClusterOptions, SHELL_IMAGE};
 
 const NS: &str = "agent";
 const LONG: Duration = Duration::from_secs(90);
@@ -37,7 +37,12 @@ async fn node_agent_restarts_stops_and_relays() -> anyhow::Result<()> {
     if skylark_e2e::skip_requested() {
         return Ok(());
     }
-    let cluster = Cluster::start().await?;
+    // Shell containers only: no need to build the `skylark` binary here.
+    let options = ClusterOptions {
+        with_skylark: false,
+        ..ClusterOptions::default()
+    };
+    let cluster = Cluster::start_with(options).await?;
     cluster.create_namespace(NS).await?;
     let result = async {
         killed_container_is_restarted(&cluster)
@@ -57,7 +62,10 @@ async fn node_agent_restarts_stops_and_relays() -> anyhow::Result<()> {
             .context("API relay and service-account token")?;
         configmap_volumes_are_files(&cluster)
             .await
-            .context("ConfigMap volumes")
+            .context("ConfigMap volumes")?;
+        failing_liveness_probe_restarts(&cluster)
+            .await
+            .context("liveness probe")
     }
     .await;
     if result.is_err() {
@@ -253,5 +261,64 @@ async fn configmap_volumes_are_files(cluster: &Cluster) -> anyhow::Result<()> {
     wait_gone(&pods, "configured", LONG).await?;
     // The mount points the agent had to make on this host are gone with the pod.
     assert!(!std::path::Path::new(dir).exists() && !std::path::Path::new(file).exists());
+    Ok(())
+}
+
+async fn failing_liveness_probe_restarts(cluster: &Cluster) -> anyhow::Result<()> {
+    // Alive for a moment, then its liveness file goes: the agent must restart
+    // it, and the emptyDir (like Kubernetes') outlives the container restart.
+    let script = "echo run >> /scratch/runs; touch /scratch/alive; sleep 1; rm /scratch/alive; \
+                  while :; do sleep 1; done";
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "sickly"},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "volumes": [{"name": "scratch", "emptyDir": {}}],
+            "containers": [{
+                "name": "main", "image": SHELL_IMAGE, "command": ["sh", "-c", script],
+                "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+                "livenessProbe": {
+                    "exec": {"command": ["test", "-f", "/scratch/alive"]},
+                    "initialDelaySeconds": 2, "periodSeconds": 1, "failureThreshold": 2,
+                },
+            }],
+        }
+    }))?;
+    let pods: Api<Pod> = Api::namespaced(cluster.client(), NS);
+    pods.create(&PostParams::default(), &pod).await?;
+    let restarted = wait_for_pod(
+        &pods,
+        "sickly",
+        "restarted by its liveness probe",
+        LONG,
+        |p| restart_count(p, "main") >= 1,
+    )
+    .await?;
+    let status = restarted
+        .status
+        .and_then(|s| s.container_statuses)
+        .unwrap_or_default();
+    let last = status[0]
+        .last_state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref());
+    assert_eq!(
+        last.and_then(|t| t.reason.as_deref()),
+        Some("LivenessProbeFailed"),
+        "{status:?}"
+    );
+    // The second run appended to the same emptyDir file.
+    let uid = restarted.metadata.uid.clone().unwrap_or_default();
+    let runs = cluster
+        .dir()
+        .join("node/pods")
+        .join(format!("{NS}_sickly/volumes-{uid}/scratch/runs"));
+    skylark_e2e::wait_until("a second run in the same emptyDir", LONG, || async {
+        let text = std::fs::read_to_string(&runs).unwrap_or_default();
+        Ok(text.lines().count() >= 2)
+    })
+    .await?;
+    pods.delete("sickly", &DeleteParams::default()).await?;
+    wait_gone(&pods, "sickly", LONG).await?;
     Ok(())
 }
