@@ -93,6 +93,31 @@ impl LeaseLock {
     }
 }
 
+impl LeaseLock {
+    /// Gives the Lease up if this replica holds it (holder cleared, as
+    /// client-go's ReleaseOnCancel does), so another replica takes it at its
+    /// next try instead of after the whole duration.
+    pub async fn release(&self) -> Result<(), kube::Error> {
+        let Some(mut lease) = self.api.get_opt(&self.name).await? else {
+            return Ok(());
+        };
+        let Some(spec) = lease.spec.as_mut() else {
+            return Ok(());
+        };
+        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+            return Ok(());
+        }
+        spec.holder_identity = None;
+        spec.lease_duration_seconds = Some(1);
+        conflict_is_false(
+            self.api
+                .replace(&self.name, &PostParams::default(), &lease)
+                .await,
+        )
+        .map(drop)
+    }
+}
+
 /// Acquires, then keeps renewing the Lease, publishing `true` on `leading`
 /// once held; publishes `false` and returns when another replica took it or
 /// renewal has failed for longer than the Lease lasts.
@@ -209,6 +234,26 @@ mod tests {
         rx.wait_for(|l| !*l).await.expect("gives up");
         task.await.expect("hold returns");
         assert!(calls.load(std::sync::atomic::Ordering::SeqCst) >= 4);
+    }
+
+    #[tokio::test]
+    async fn release_clears_our_holder_only() {
+        let ours = lease("me", jiff::Timestamp::now());
+        let (client, log) =
+            mock_client(move |r: &Recorded| (r.method == "GET").then(|| (200, ours.clone())));
+        lock(client).release().await.expect("release");
+        let put = &log.find("PUT", "/leases/skylark-operator")[0];
+        assert!(put.body["spec"]["holderIdentity"].is_null(), "{}", put.body);
+        assert_eq!(put.body["spec"]["leaseDurationSeconds"], 1);
+
+        let theirs = lease("other", jiff::Timestamp::now());
+        let (client, log) =
+            mock_client(move |r: &Recorded| (r.method == "GET").then(|| (200, theirs.clone())));
+        lock(client).release().await.expect("release");
+        assert!(
+            log.find("PUT", "").is_empty(),
+            "another's lease is left alone"
+        );
     }
 
     #[tokio::test]

@@ -13,6 +13,9 @@ use skylark_operator::leader::LeaseLock;
 use skylark_operator::metrics::Metrics;
 use tokio::sync::watch;
 
+/// How long running reconciles get to finish on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
 /// The Skylark Kubernetes operator.
 #[derive(Debug, Parser)]
 #[command(name = "skylark-operator", version, about)]
@@ -77,15 +80,17 @@ async fn main() -> anyhow::Result<()> {
 
     // Leadership: `leading` turns false when renewal fails; then we stop.
     let (leading_tx, mut leading) = watch::channel(args.no_leader_election);
+    let mut lock = None;
     if !args.no_leader_election {
-        let lock = LeaseLock::new(
+        let lease = LeaseLock::new(
             client.clone(),
             &args.lease_namespace,
             &args.lease_name,
             &identity,
             Duration::from_secs(args.lease_seconds),
         );
-        tokio::spawn(skylark_operator::leader::hold(lock, leading_tx));
+        lock = Some(lease.clone());
+        tokio::spawn(skylark_operator::leader::hold(lease, leading_tx));
         tracing::info!(lease = %args.lease_name, %identity, "waiting for the leader lease");
         leading
             .wait_for(|l| *l)
@@ -110,22 +115,33 @@ async fn main() -> anyhow::Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let controllers = futures::future::join3(
+    let mut controllers = tokio::spawn(futures::future::join3(
         controller::broker_group::run(ctx.clone(), stopped(stop_rx.clone())),
         controller::topic::run(ctx.clone(), stopped(stop_rx.clone())),
         controller::consumer_group::run(ctx, stopped(stop_rx)),
-    );
-    tokio::select! {
-        _ = controllers => anyhow::bail!("the controllers stopped"),
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
-            let _ = stop_tx.send(true);
-            Ok(())
-        }
-        _ = leading.wait_for(|l| !*l) => {
-            let _ = stop_tx.send(true);
-            // Another replica may hold the lease now: exit so nothing reconciles twice.
-            anyhow::bail!("lost the leader lease")
+    ));
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    let outcome = tokio::select! {
+        _ = &mut controllers => return Err(anyhow::anyhow!("the controllers stopped")),
+        _ = tokio::signal::ctrl_c() => Ok("interrupted"),
+        _ = terminate.recv() => Ok("terminated"),
+        _ = leading.wait_for(|l| !*l) => Err(anyhow::anyhow!("lost the leader lease")),
+    };
+    // Let running reconciles finish, then hand the lease over at once.
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE, controllers)
+        .await
+        .is_err()
+    {
+        tracing::warn!("controllers did not stop in time");
+    }
+    if let Some(lock) = lock {
+        if let Err(error) = lock.release().await {
+            tracing::warn!(%error, "cannot release the leader lease");
         }
     }
+    let why = outcome?;
+    tracing::info!(why, "stopped");
+    Ok(())
 }
