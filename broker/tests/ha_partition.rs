@@ -3,15 +3,19 @@
 //! its replica is promoted at epoch 2 learns of the new epoch as soon as it
 //! runs again and refuses writes — also after a restart with its old
 //! config — so there is never more than one writable master; requests
-//! carrying an older epoch are refused.
+//! carrying an older epoch are refused. And a SYNC_MASTER whose HA
+//! connection alone is cut (both brokers run, clients reach both)
+//! acknowledges nothing from the cut on, and refuses writes once it learns
+//! of the new master's epoch.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
 
 use skylark_protocol::ResponseCode;
 use skylark_remoting::RemotingClient;
-use support::ha::{HaCluster, HaNode, create_topic, eventually, has_topic};
-use support::ha_role::{follow, promote, status, try_send};
+use support::ha::{HaCluster, HaNode, commit_log_bytes, create_topic, eventually, has_topic};
+use support::ha_role::{follow, promote, queue_bodies, status, try_send};
+use support::proxy::CutProxy;
 
 const TOPIC: &str = "PartitionTopic";
 
@@ -177,5 +181,119 @@ async fn requests_with_an_older_epoch_are_refused() {
         ("MASTER", 3, true)
     );
     assert!(!status(&client, &a.addr, None).await.writable);
+    client.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_master_cut_from_its_replica_never_acknowledges_beside_the_new_master() {
+    let cluster = HaCluster::start();
+    let client = RemotingClient::default();
+    let a = cluster.broker(
+        "a",
+        0,
+        "SYNC_MASTER",
+        &[("slaveTimeout", "1000".to_owned())],
+    );
+    // The replica reaches a's HA port only through the proxy; everything
+    // else (registration, the epoch handshake, clients) goes direct.
+    let proxy = CutProxy::start(&a.ha_addr).await;
+    let b = cluster.broker(
+        "b",
+        1,
+        "SLAVE",
+        &[("haMasterAddress", proxy.addr().to_owned())],
+    );
+    create_topic(&client, &a.addr, TOPIC, 1).await;
+    eventually("the replica copied the topic", || {
+        has_topic(&client, &b.addr, TOPIC)
+    })
+    .await;
+    eventually("the replica is in sync", || async {
+        status(&client, &a.addr, None)
+            .await
+            .replicas
+            .iter()
+            .any(|r| r.in_sync)
+    })
+    .await;
+    let mut acknowledged = Vec::new();
+    for i in 0..10 {
+        let body = format!("acked-{i}").into_bytes();
+        let (code, _, remark) = try_send(&client, &a.addr, TOPIC, 0, &body).await.unwrap();
+        assert_eq!(code, ResponseCode::SUCCESS, "{remark}");
+        acknowledged.push(body);
+    }
+
+    // The partition: the HA connection carries nothing more (nothing is
+    // closed either); both brokers run and answer clients.
+    proxy.cut();
+    for i in 0..3 {
+        let body = format!("unacked-{i}").into_bytes();
+        let (code, _, remark) = try_send(&client, &a.addr, TOPIC, 0, &body).await.unwrap();
+        assert!(
+            code == ResponseCode::FLUSH_SLAVE_TIMEOUT || code == ResponseCode::SLAVE_NOT_AVAILABLE,
+            "a SYNC_MASTER without its replica acknowledged a write: {code} ({remark})"
+        );
+    }
+    assert!(
+        !writable(&client, &b).await,
+        "the replica is not a master yet"
+    );
+
+    // The replica is promoted at epoch 2; it tells a, which the cut spares.
+    let promoted = promote(&client, &b.addr, 2).await;
+    assert_eq!(
+        promoted.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        promoted.remark
+    );
+    eventually("the old master learnt epoch 2", || async {
+        status(&client, &a.addr, None).await.epoch == 2
+    })
+    .await;
+    let a_status = status(&client, &a.addr, None).await;
+    assert_eq!(
+        (a_status.role.as_str(), a_status.writable),
+        ("FENCED", false)
+    );
+    let (code, _, remark) = try_send(&client, &a.addr, TOPIC, 0, b"to the old master")
+        .await
+        .unwrap();
+    assert_eq!(code, ResponseCode::SERVICE_NOT_AVAILABLE, "{remark}");
+    assert!(writable(&client, &b).await, "the new master takes writes");
+
+    // Every acknowledged write is on the new master; none of the old
+    // master's unacknowledged ones is.
+    let on_b: Vec<Vec<u8>> = queue_bodies(&client, &b.addr, TOPIC, 0)
+        .await
+        .into_values()
+        .collect();
+    assert_eq!(&on_b[..acknowledged.len()], &acknowledged[..]);
+    assert!(
+        !on_b.iter().any(|body| body.starts_with(b"unacked-")),
+        "bytes crossed the cut"
+    );
+
+    // Told to follow the new master, a cuts its unacknowledged tail and
+    // holds exactly what b holds.
+    let followed = follow(&client, &a.addr, &b.addr, 2).await;
+    assert_eq!(
+        followed.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        followed.remark
+    );
+    let b_end = status(&client, &b.addr, None).await.commit_log_max_offset;
+    eventually("the old master caught up as a replica", || async {
+        status(&client, &a.addr, None).await.commit_log_max_offset == b_end
+    })
+    .await;
+    assert!(
+        commit_log_bytes(&a.data_dir.join("commitlog"), 0, b_end)
+            == commit_log_bytes(&b.data_dir.join("commitlog"), 0, b_end),
+        "the CommitLogs differ below {b_end}"
+    );
+    assert!(!writable(&client, &a).await);
     client.shutdown();
 }

@@ -7,6 +7,7 @@
 //! - [`master`]: the HA port and one connection per replica;
 //! - [`replica`]: the connection to the master;
 //! - [`in_sync`]: acknowledged offsets, the in-sync set, waiting sends;
+//! - `sync_put`: SYNC_MASTER's wait after a put, for every processor;
 //! - [`config_sync`]: the replica's periodic copy of the master's config.
 //!
 //! [`HaService`] holds the broker's role, id and master addresses, which
@@ -19,6 +20,7 @@ pub mod in_sync;
 pub mod master;
 pub mod replica;
 pub mod role;
+mod sync_put;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -29,7 +31,7 @@ use std::time::Duration;
 use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use skylark_store::MessageStore;
 use skylark_store::config::BrokerRole;
-use skylark_store::error::{PutMessageStatus, StoreError};
+use skylark_store::error::StoreError;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
@@ -402,17 +404,6 @@ impl HaService {
     /// Wakes the connections streaming to replicas (after a put).
     pub(crate) fn notify_appended(&self) {
         self.shared.appended.notify_waiters();
-    }
-
-    /// For a SYNC_MASTER send whose bytes end at `end`: waits for a replica
-    /// to hold them (`slaveTimeout`), as RocketMQ 4's `submitReplicaRequest`.
-    pub(crate) async fn wait_replicated(&self, end: i64) -> PutMessageStatus {
-        self.notify_appended();
-        let settings = &self.shared.settings;
-        self.shared
-            .in_sync
-            .wait_replicated(end, settings.max_gap, settings.slave_timeout)
-            .await
     }
 
     /// Connected replicas, their acknowledged offsets and lags.

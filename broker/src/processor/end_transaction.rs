@@ -82,7 +82,15 @@ impl Broker {
                     )));
                 }
             };
-            let result = self.store.put_message(&record).await;
+            let mut result = self.store.put_message(&record).await;
+            // SYNC_MASTER: the commit is answered (and its half resolved)
+            // once a replica holds it, as Java's put of the final message
+            // waits when the producer's WAIT (kept from the half) asks.
+            if record.properties.wait_store_msg_ok() {
+                self.ha.replicate(&mut result).await;
+            } else {
+                self.ha.notify_appended();
+            }
             let response = final_response(request, &result);
             if response.response_code() != ResponseCode::SUCCESS {
                 tracing::error!(

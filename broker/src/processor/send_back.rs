@@ -149,8 +149,22 @@ impl Broker {
         copy.sys_flag = copy.normalized_sys_flag();
         // Into the schedule queue of its level; a DLQ copy has level 0 and stays.
         self.schedule.schedule(&mut copy);
-        let result = self.store.put_message(&copy).await;
-        if result.status != PutMessageStatus::PutOk {
+        let mut result = self.store.put_message(&copy).await;
+        // SYNC_MASTER: answered once a replica holds the copy (Java does not
+        // wait here, its copy is marked WAIT=false; a consumer would advance
+        // past a message whose only retry copy died with its master).
+        self.ha.replicate(&mut result).await;
+        if matches!(
+            result.status,
+            PutMessageStatus::FlushSlaveTimeout | PutMessageStatus::SlaveNotAvailable
+        ) {
+            // Stored, as a send answered so: the client treats it as sent
+            // (a failure would make it store a second copy on this broker).
+            tracing::warn!(
+                group = %h.group, offset = h.offset, status = %result.status,
+                "send-back stored but no replica confirmed it"
+            );
+        } else if result.status != PutMessageStatus::PutOk {
             tracing::warn!(
                 group = %h.group, offset = h.offset, status = %result.status, error = ?result.error,
                 "send-back not stored"

@@ -25,6 +25,8 @@ use crate::topic_config::now_ms;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How often a broker that is not a writable master looks at its role again.
+const ROLE_POLL: Duration = Duration::from_secs(1);
 
 /// What became of one due message.
 pub(super) enum Put {
@@ -44,12 +46,23 @@ enum Walk {
     Stopped,
 }
 
-/// Delivers due timer messages until `stopped` turns true.
+/// Delivers due timer messages until `stopped` turns true, while the
+/// broker is a writable master (Java dequeues only on masters; here roles
+/// change at run time).
 pub(crate) async fn deliver(broker: Arc<Broker>, mut stopped: watch::Receiver<bool>) {
     let precision = broker.timer.precision_ms;
     let mut backoff = FIRST_BACKOFF;
     tracing::debug!("timer delivery started");
     loop {
+        // A replica stores nothing of its own: its master delivers, and the
+        // delivered messages reach the replica through replication. A
+        // promoted replica delivers from its own read time on.
+        if !broker.may_deliver() {
+            tokio::select! {
+                _ = stopped.wait_for(|stop| *stop) => break,
+                () = tokio::time::sleep(ROLE_POLL) => continue,
+            }
+        }
         let wait = match broker.deliver_due_slots(&stopped).await {
             Walk::Stopped => break,
             Walk::Idle => {
@@ -74,6 +87,11 @@ pub(crate) async fn deliver(broker: Arc<Broker>, mut stopped: watch::Receiver<bo
 }
 
 impl Broker {
+    /// Whether this broker may put due timer messages: a master, not fenced.
+    pub(super) fn may_deliver(&self) -> bool {
+        self.ha.is_master() && !self.ha_role.is_fenced()
+    }
+
     /// Delivers every slot behind the write time, moving the read time
     /// past each.
     async fn deliver_due_slots(&self, stopped: &watch::Receiver<bool>) -> Walk {
@@ -153,6 +171,14 @@ impl Broker {
             }
             if *stopped.borrow() {
                 return false;
+            }
+            while !self.may_deliver() {
+                // Demoted or fenced mid-slot: the store refuses puts until
+                // this broker is a writable master again.
+                if *stopped.borrow() {
+                    return false;
+                }
+                tokio::time::sleep(ROLE_POLL).await;
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);

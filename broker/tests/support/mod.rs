@@ -4,6 +4,7 @@
 
 pub(crate) mod ha;
 pub(crate) mod ha_role;
+pub(crate) mod proxy;
 pub(crate) mod retry;
 pub(crate) mod timer;
 pub(crate) mod transaction;
