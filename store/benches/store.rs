@@ -18,6 +18,9 @@
 //! - `SKYLARK_BENCH_RSS_WAIT_SECS`: longest wait for the memory run's writes
 //!   to be dispatched (default 90);
 //! - `SKYLARK_BENCH_COLD=0`: skip the cold-cache recovery run;
+//! - `SKYLARK_BENCH_COLD_PAUSE_MS`: pause between dropping the page cache
+//!   and the cold open (default 0; 6000 lets the guest hand the freed
+//!   memory back to the host first, as after a reboot);
 //! - `SKYLARK_BENCH_WAIT_SECS`: longest wait for dispatch to catch up after
 //!   the warm-up and after an async run (default 5);
 //! - `SKYLARK_BENCH_SHUTDOWN_SECS`: a store whose shutdown takes longer

@@ -260,6 +260,21 @@ impl MappedFile {
         }
     }
 
+    /// Asks for bytes `[from, to)` (widened to whole pages) to be read into
+    /// the page cache without waiting (`MADV_WILLNEED`), ahead of a
+    /// sequential walk of the mapping such as recovery's CRC scan. Pages
+    /// that appends wrote under the tail's `MADV_RANDOM` come back through
+    /// faults ~512 KiB at a time (2,070 major faults per GiB here), each a
+    /// stall of the walk; read ahead, the walk overlaps with the I/O
+    /// (store/BENCHMARKS.md). Best effort: a failure is logged at debug.
+    pub(crate) fn read_ahead(&self, from: usize, to: usize) {
+        let start = from / OS_PAGE_SIZE * OS_PAGE_SIZE;
+        let end = to.min(self.size);
+        if start < end {
+            self.advise(start, end - start, libc::MADV_WILLNEED);
+        }
+    }
+
     /// `MADV_RANDOM` on the pages from the one holding `from` to the end:
     /// the unwritten tail, where the warm window populates and the writer
     /// may fault. Faults there then make one page each instead of reading

@@ -419,6 +419,11 @@ fn recover(
     Ok(outcome)
 }
 
+/// How far ahead of a scan's position its file is asked to be read into
+/// the page cache, in steps of half this ([`MappedFile::read_ahead`]).
+/// Bounded, because the scan of the newest file runs past its data into zeros.
+const SCAN_READ_AHEAD: usize = 32 << 20;
+
 /// The scan behind [`CommitLog::scan`] and recovery; callers hold the append lock.
 fn scan_files(
     queue: &MappedFileQueue,
@@ -438,7 +443,14 @@ fn scan_files(
     let mut at = from;
     'files: while let Some(file) = queue.find(at) {
         let mut pos = usize::try_from(at - file.from_offset()).unwrap_or(size);
+        // Bytes from `pos` up to here have been asked for ahead of the walk.
+        let mut ahead = pos;
         while size - pos >= BLANK_LEN {
+            if ahead < size && ahead - pos < SCAN_READ_AHEAD / 2 {
+                let to = (pos + SCAN_READ_AHEAD).min(size);
+                file.read_ahead(ahead, to);
+                ahead = to;
+            }
             let Some(buf) = file.read_unpublished(pos, size - pos) else {
                 break 'files;
             };
