@@ -167,3 +167,34 @@ fn a_random_tail_populates_without_read_around() {
     f.advise_normal();
     f.advise_normal();
 }
+
+#[test]
+fn read_ahead_brings_a_dropped_range_back_into_the_page_cache() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let size = 8 << 20;
+    let f = MappedFile::create(dir.path(), 0, size, RESERVE).unwrap();
+    f.append_with(size, 0, |dst, _| {
+        dst.fill(0x5A);
+        Ok(())
+    })
+    .unwrap();
+    f.msync(0, size).unwrap();
+    let path = f.path().to_path_buf();
+    // Unmapped, so that its pages can be dropped (a no-op on file systems
+    // without a page cache of their own, e.g. tmpfs, where they stay).
+    drop(f);
+    let fd = File::open(&path).unwrap();
+    // SAFETY: advisory call on an open descriptor.
+    unsafe { libc::posix_fadvise(fd.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    let f = MappedFile::open(&path, size).unwrap();
+    let half = size / 2;
+    f.read_ahead(0, half);
+    let pages = half / OS_PAGE_SIZE;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while f.resident_pages(0, half) < pages && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(f.resident_pages(0, half), pages);
+    assert!(f.bytes_at(0, size).iter().all(|b| *b == 0x5A));
+}
