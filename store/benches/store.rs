@@ -17,6 +17,7 @@
 //! - `SKYLARK_BENCH_RSS_QUEUES`: queues of the memory run (default 10000);
 //! - `SKYLARK_BENCH_RSS_WAIT_SECS`: longest wait for the memory run's writes
 //!   to be dispatched (default 90);
+//! - `SKYLARK_BENCH_BODY`: body bytes of every message (default 1024);
 //! - `SKYLARK_BENCH_COLD=0`: skip the cold-cache recovery run;
 //! - `SKYLARK_BENCH_COLD_PAUSE_MS`: pause between dropping the page cache
 //!   and the cold open (default 0; 6000 lets the guest hand the freed
@@ -170,8 +171,9 @@ fn main() {
     let secs = env_f64("SKYLARK_BENCH_SECS", 3.0);
     let load = load_average();
     println!(
-        "skylark-store bench: 1 KiB bodies, {} s per async run; load average {load:.2}{}; \
+        "skylark-store bench: {}-byte bodies, {} s per async run; load average {load:.2}{}; \
          Instant::now() {} ns (paid once per timed put)",
+        body_len(),
         secs,
         if load > 1.0 {
             " (busy machine: figures are pessimistic)"

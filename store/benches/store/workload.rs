@@ -2,7 +2,10 @@
 
 use super::*;
 
-pub(crate) const BODY_LEN: usize = 1024;
+/// Body bytes of every message: 1 KiB, or `SKYLARK_BENCH_BODY`.
+pub(crate) fn body_len() -> usize {
+    env_f64("SKYLARK_BENCH_BODY", 1024.0).max(0.0) as usize
+}
 pub(crate) const QUEUES_PER_TOPIC: usize = 8;
 
 pub(crate) fn hosts() -> (SocketAddr, SocketAddr) {
@@ -13,7 +16,7 @@ pub(crate) fn hosts() -> (SocketAddr, SocketAddr) {
 }
 
 /// The message for queue `q` of the benchmark: topic `BenchTopic<q / 8>`,
-/// queue id `q % 8`, a 1 KiB body, and the properties a Java producer sends
+/// queue id `q % 8`, the body given ([`body_len`] bytes), and the properties a Java producer sends
 /// (TAGS, a 32-hex-digit UNIQ_KEY, WAIT=true).
 pub(crate) fn message(q: usize, body: &Bytes) -> StoredMessage {
     let (born, store) = hosts();
@@ -28,7 +31,7 @@ pub(crate) fn message(q: usize, body: &Bytes) -> StoredMessage {
 }
 
 pub(crate) fn messages(queues: usize) -> Vec<StoredMessage> {
-    let body = Bytes::from(vec![b'x'; BODY_LEN]);
+    let body = Bytes::from(vec![b'x'; body_len()]);
     (0..queues).map(|q| message(q, &body)).collect()
 }
 
