@@ -5,7 +5,7 @@ pub mod config;
 pub mod workload;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -19,9 +19,11 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tracing::Instrument as _;
 
-use super::{Context, Error, MANAGER, apply_status, error_policy, key_of, namespace_of};
+use super::{
+    Context, Error, MANAGER, apply_status, error_policy, key_of, namespace_of, report_invalid,
+    timed,
+};
 use crate::admin::BrokerAdmin;
 use crate::conditions::{self, DEGRADED, PROGRESSING, READY, RECONCILIATION_PAUSED, Wanted};
 use crate::crd::{BrokerGroup, BrokerGroupStatus, BrokerPodStatus};
@@ -60,15 +62,13 @@ pub async fn reconcile<A: BrokerAdmin>(
     bg: Arc<BrokerGroup>,
     ctx: Arc<Context<A>>,
 ) -> Result<Action, Error> {
-    let started = Instant::now();
-    let span =
-        tracing::info_span!("reconcile", controller = CONTROLLER, object = %key_of(bg.as_ref()));
-    let result = reconcile_inner(&bg, &ctx).instrument(span).await;
-    ctx.metrics.reconciled(CONTROLLER, started.elapsed());
-    if result.is_ok() {
-        ctx.succeeded(&key_of(bg.as_ref()));
-    }
-    result
+    timed(
+        CONTROLLER,
+        key_of(bg.as_ref()),
+        &ctx,
+        reconcile_inner(&bg, &ctx),
+    )
+    .await
 }
 
 async fn reconcile_inner<A: BrokerAdmin>(
@@ -290,7 +290,6 @@ async fn invalid_spec<A: BrokerAdmin>(
     message: String,
 ) -> Result<Action, Error> {
     let generation = bg.metadata.generation;
-    tracing::warn!(%message, "invalid spec");
     let wanted = [
         Wanted::new(READY, false, "InvalidSpec", message.clone()),
         Wanted::new(
@@ -312,10 +311,7 @@ async fn invalid_spec<A: BrokerAdmin>(
         conditions: conditions::merge(&old.conditions, &wanted, generation),
         ..old
     };
-    apply_status(api, &bg.name_any(), &status).await?;
-    ctx.event(bg, EventType::Warning, "InvalidSpec", "Validate", message)
-        .await;
-    Ok(Action::await_change())
+    report_invalid(ctx, api, bg, &status, message).await
 }
 
 /// `old` with the condition of `wanted.type_` replaced.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt as _;
 use kube::runtime::controller::{Action, Controller};
@@ -11,12 +11,14 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
-use tracing::Instrument as _;
 
 use super::selection;
-use super::{Context, Error, Failures, apply_status, error_policy, key_of, namespace_of};
+use super::{
+    Context, Error, Failures, apply_status, error_policy, invalid_spec_conditions, key_of,
+    namespace_of, report_invalid, sync_conditions, timed,
+};
 use crate::admin::{AdminError, BrokerAdmin, GroupSettings};
-use crate::conditions::{self, DEGRADED, READY, Wanted};
+use crate::conditions;
 use crate::crd::{ConsumerGroup, ConsumerGroupStatus, TopicLag, validate_group_name};
 
 /// The controller's name in metrics and logs.
@@ -48,10 +50,7 @@ pub async fn reconcile<A: BrokerAdmin>(
     group: Arc<ConsumerGroup>,
     ctx: Arc<Context<A>>,
 ) -> Result<Action, Error> {
-    let started = Instant::now();
-    let key = key_of(group.as_ref());
-    let span = tracing::info_span!("reconcile", controller = CONTROLLER, object = %key);
-    let result = async {
+    timed(CONTROLLER, key_of(group.as_ref()), &ctx, async {
         let api: Api<ConsumerGroup> =
             Api::namespaced(ctx.client.clone(), &namespace_of(group.as_ref())?);
         finalizer(&api, FINALIZER, group, |event| async {
@@ -62,14 +61,8 @@ pub async fn reconcile<A: BrokerAdmin>(
         })
         .await
         .map_err(|e| Error::Finalizer(Box::new(e)))
-    }
-    .instrument(span)
-    .await;
-    ctx.metrics.reconciled(CONTROLLER, started.elapsed());
-    if result.is_ok() {
-        ctx.succeeded(&key);
-    }
-    result
+    })
+    .await
 }
 
 /// The RocketMQ name: spec.groupName, else metadata.name.
@@ -98,29 +91,16 @@ async fn apply<A: BrokerAdmin>(group: &ConsumerGroup, ctx: &Context<A>) -> Resul
     let generation = group.metadata.generation;
     let old = group.status.clone().unwrap_or_default();
     if let Err(message) = validate(group) {
-        tracing::warn!(%message, "invalid spec");
         let status = ConsumerGroupStatus {
             observed_generation: generation,
             conditions: conditions::merge(
                 &old.conditions,
-                &[
-                    Wanted::new(READY, false, "InvalidSpec", message.clone()),
-                    Wanted::new(DEGRADED, false, "InvalidSpec", "nothing applied"),
-                ],
+                &invalid_spec_conditions(&message),
                 generation,
             ),
             ..old
         };
-        apply_status(&api, &group.name_any(), &status).await?;
-        ctx.event(
-            group,
-            EventType::Warning,
-            "InvalidSpec",
-            "Validate",
-            message,
-        )
-        .await;
-        return Ok(Action::await_change());
+        return report_invalid(ctx, &api, group, &status, message).await;
     }
     let selector = selection::parse(group.spec.broker_group_selector.as_ref()).unwrap_or(None);
     let targets = selection::select(&ctx.client, &namespace, selector.as_ref()).await?;
@@ -151,44 +131,10 @@ async fn apply<A: BrokerAdmin>(group: &ConsumerGroup, ctx: &Context<A>) -> Resul
             failures.push(&format!("{} at {addr}", target.group), &error);
         }
     }
-    let ready = !targets.is_empty() && failures.is_empty() && waiting.is_empty();
-    let ready_condition = if targets.is_empty() {
-        Wanted::new(
-            READY,
-            false,
-            "NoBrokerGroups",
-            "no BrokerGroup in the namespace matches brokerGroupSelector",
-        )
-    } else if !failures.is_empty() {
-        Wanted::new(READY, false, failures.reason(), failures.message())
-    } else if !waiting.is_empty() {
-        Wanted::new(
-            READY,
-            false,
-            "WaitingForMaster",
-            format!("no master address yet: {}", waiting.join(", ")),
-        )
-    } else {
-        Wanted::new(
-            READY,
-            true,
-            "Synced",
-            format!("on {} broker group(s)", targets.len()),
-        )
-    };
-    let degraded = if failures.is_empty() {
-        Wanted::new(
-            DEGRADED,
-            false,
-            "BrokersReachable",
-            "every selected master answers",
-        )
-    } else {
-        Wanted::new(DEGRADED, true, failures.reason(), failures.message())
-    };
+    let (ready, wanted) = sync_conditions(targets.len(), &failures, &waiting);
     let status = ConsumerGroupStatus {
         observed_generation: generation,
-        conditions: conditions::merge(&old.conditions, &[ready_condition, degraded], generation),
+        conditions: conditions::merge(&old.conditions, &wanted, generation),
         group_name: Some(want.name.clone()),
         members_online: i32::try_from(members).unwrap_or(i32::MAX),
         lag: lag

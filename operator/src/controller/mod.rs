@@ -8,13 +8,15 @@ pub mod topic;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource, ResourceExt};
+use tracing::Instrument as _;
 
 use crate::admin::{AdminError, BrokerAdmin};
+use crate::conditions::{DEGRADED, READY, Wanted};
 use crate::metrics::Metrics;
 
 /// The field manager of every server-side apply.
@@ -153,6 +155,45 @@ where
     Ok(())
 }
 
+/// Runs one reconcile of the object `key` inside a span, times and counts
+/// it, and forgets the object's failures when it succeeds.
+pub async fn timed<A: BrokerAdmin>(
+    controller: &'static str,
+    key: String,
+    ctx: &Context<A>,
+    reconcile: impl Future<Output = Result<Action, Error>>,
+) -> Result<Action, Error> {
+    let started = Instant::now();
+    let span = tracing::info_span!("reconcile", controller, object = %key);
+    let result = reconcile.instrument(span).await;
+    ctx.metrics.reconciled(controller, started.elapsed());
+    if result.is_ok() {
+        ctx.succeeded(&key);
+    }
+    result
+}
+
+/// Reports a spec that failed validation: writes `status` (which carries
+/// the InvalidSpec conditions), publishes a Warning event with `message`,
+/// and waits for the object to change.
+pub async fn report_invalid<K, A>(
+    ctx: &Context<A>,
+    api: &kube::Api<K>,
+    obj: &K,
+    status: &impl serde::Serialize,
+    message: String,
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    A: BrokerAdmin,
+{
+    tracing::warn!(%message, "invalid spec");
+    apply_status(api, &obj.name_any(), status).await?;
+    ctx.event(obj, EventType::Warning, "InvalidSpec", "Validate", message)
+        .await;
+    Ok(Action::await_change())
+}
+
 /// The namespace of a namespaced object.
 pub fn namespace_of<K: Resource>(obj: &K) -> Result<String, Error> {
     obj.namespace()
@@ -228,6 +269,60 @@ impl Failures {
             "BrokerRefused"
         }
     }
+}
+
+/// The Ready and Degraded conditions of an object synced onto the masters
+/// of `selected` BrokerGroups, `waiting` naming those without a master
+/// address yet; with whether it is ready.
+pub fn sync_conditions(
+    selected: usize,
+    failures: &Failures,
+    waiting: &[String],
+) -> (bool, [Wanted; 2]) {
+    let ready = selected > 0 && failures.is_empty() && waiting.is_empty();
+    let ready_condition = if selected == 0 {
+        Wanted::new(
+            READY,
+            false,
+            "NoBrokerGroups",
+            "no BrokerGroup in the namespace matches brokerGroupSelector",
+        )
+    } else if !failures.is_empty() {
+        Wanted::new(READY, false, failures.reason(), failures.message())
+    } else if !waiting.is_empty() {
+        Wanted::new(
+            READY,
+            false,
+            "WaitingForMaster",
+            format!("no master address yet: {}", waiting.join(", ")),
+        )
+    } else {
+        Wanted::new(
+            READY,
+            true,
+            "Synced",
+            format!("on {selected} broker group(s)"),
+        )
+    };
+    let degraded = if failures.is_empty() {
+        Wanted::new(
+            DEGRADED,
+            false,
+            "BrokersReachable",
+            "every selected master answers",
+        )
+    } else {
+        Wanted::new(DEGRADED, true, failures.reason(), failures.message())
+    };
+    (ready, [ready_condition, degraded])
+}
+
+/// The conditions of a Topic or ConsumerGroup whose spec is invalid.
+pub fn invalid_spec_conditions(message: &str) -> [Wanted; 2] {
+    [
+        Wanted::new(READY, false, "InvalidSpec", message),
+        Wanted::new(DEGRADED, false, "InvalidSpec", "nothing applied"),
+    ]
 }
 
 /// The shared error policy: count the failure, log it, retry with

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt as _;
 use kube::runtime::controller::{Action, Controller};
@@ -11,12 +11,14 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
-use tracing::Instrument as _;
 
 use super::selection::{self, Target};
-use super::{Context, Error, Failures, apply_status, error_policy, key_of, namespace_of};
+use super::{
+    Context, Error, Failures, apply_status, error_policy, invalid_spec_conditions, key_of,
+    namespace_of, report_invalid, sync_conditions, timed,
+};
 use crate::admin::{BrokerAdmin, TopicSettings};
-use crate::conditions::{self, DEGRADED, READY, Wanted};
+use crate::conditions;
 use crate::crd::{Topic, TopicBrokerStatus, TopicStatus, validate_topic_name};
 
 /// The controller's name in metrics and logs.
@@ -48,10 +50,7 @@ pub async fn reconcile<A: BrokerAdmin>(
     topic: Arc<Topic>,
     ctx: Arc<Context<A>>,
 ) -> Result<Action, Error> {
-    let started = Instant::now();
-    let key = key_of(topic.as_ref());
-    let span = tracing::info_span!("reconcile", controller = CONTROLLER, object = %key);
-    let result = async {
+    timed(CONTROLLER, key_of(topic.as_ref()), &ctx, async {
         let api: Api<Topic> = Api::namespaced(ctx.client.clone(), &namespace_of(topic.as_ref())?);
         finalizer(&api, FINALIZER, topic, |event| async {
             match event {
@@ -61,14 +60,8 @@ pub async fn reconcile<A: BrokerAdmin>(
         })
         .await
         .map_err(|e| Error::Finalizer(Box::new(e)))
-    }
-    .instrument(span)
-    .await;
-    ctx.metrics.reconciled(CONTROLLER, started.elapsed());
-    if result.is_ok() {
-        ctx.succeeded(&key);
-    }
-    result
+    })
+    .await
 }
 
 /// The RocketMQ name: spec.topicName, else metadata.name.
@@ -118,29 +111,16 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
     let generation = topic.metadata.generation;
     let old = topic.status.clone().unwrap_or_default();
     if let Err(message) = validate(topic) {
-        tracing::warn!(%message, "invalid spec");
         let status = TopicStatus {
             observed_generation: generation,
             conditions: conditions::merge(
                 &old.conditions,
-                &[
-                    Wanted::new(READY, false, "InvalidSpec", message.clone()),
-                    Wanted::new(DEGRADED, false, "InvalidSpec", "nothing applied"),
-                ],
+                &invalid_spec_conditions(&message),
                 generation,
             ),
             ..old
         };
-        apply_status(&api, &topic.name_any(), &status).await?;
-        ctx.event(
-            topic,
-            EventType::Warning,
-            "InvalidSpec",
-            "Validate",
-            message,
-        )
-        .await;
-        return Ok(Action::await_change());
+        return report_invalid(ctx, &api, topic, &status, message).await;
     }
     let selector = selection::parse(topic.spec.broker_group_selector.as_ref()).unwrap_or(None);
     let targets = selection::select(&ctx.client, &namespace, selector.as_ref()).await?;
@@ -208,44 +188,10 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
                 .await;
         }
     }
-    let ready = !targets.is_empty() && failures.is_empty() && waiting.is_empty();
-    let ready_condition = if targets.is_empty() {
-        Wanted::new(
-            READY,
-            false,
-            "NoBrokerGroups",
-            "no BrokerGroup in the namespace matches brokerGroupSelector",
-        )
-    } else if !failures.is_empty() {
-        Wanted::new(READY, false, failures.reason(), failures.message())
-    } else if !waiting.is_empty() {
-        Wanted::new(
-            READY,
-            false,
-            "WaitingForMaster",
-            format!("no master address yet: {}", waiting.join(", ")),
-        )
-    } else {
-        Wanted::new(
-            READY,
-            true,
-            "Synced",
-            format!("on {} broker group(s)", targets.len()),
-        )
-    };
-    let degraded = if failures.is_empty() {
-        Wanted::new(
-            DEGRADED,
-            false,
-            "BrokersReachable",
-            "every selected master answers",
-        )
-    } else {
-        Wanted::new(DEGRADED, true, failures.reason(), failures.message())
-    };
+    let (ready, wanted) = sync_conditions(targets.len(), &failures, &waiting);
     let status = TopicStatus {
         observed_generation: generation,
-        conditions: conditions::merge(&old.conditions, &[ready_condition, degraded], generation),
+        conditions: conditions::merge(&old.conditions, &wanted, generation),
         topic_name: Some(want.name.clone()),
         broker_groups: groups,
     };
