@@ -36,12 +36,7 @@ impl Admin {
         cluster: Option<&str>,
         config: &SubscriptionGroupConfig,
     ) -> Result<Vec<BrokerMaster>, ClientError> {
-        let masters = self.masters(cluster).await?;
-        if masters.is_empty() {
-            return Err(ClientError::NotFound(
-                "no master broker is registered".into(),
-            ));
-        }
+        let masters = self.some_masters(cluster).await?;
         for m in &masters {
             self.create_group(&m.addr, config).await?;
         }

@@ -129,6 +129,18 @@ impl Admin {
         Ok(masters)
     }
 
+    /// [`Admin::masters`], but no master registered is an error: for
+    /// commands that must reach at least one broker.
+    async fn some_masters(&self, cluster: Option<&str>) -> Result<Vec<BrokerMaster>, ClientError> {
+        let masters = self.masters(cluster).await?;
+        if masters.is_empty() {
+            return Err(ClientError::NotFound(
+                "no master broker is registered".into(),
+            ));
+        }
+        Ok(masters)
+    }
+
     /// A broker's runtime figures (GET_BROKER_RUNTIME_INFO): `msgPutTotalTodayNow`,
     /// `commitLogDiskRatio`, `brokerVersionDesc`, …
     pub async fn broker_runtime_info(

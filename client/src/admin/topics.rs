@@ -83,12 +83,7 @@ impl Admin {
         cluster: Option<&str>,
         config: &TopicConfig,
     ) -> Result<Vec<BrokerMaster>, ClientError> {
-        let masters = self.masters(cluster).await?;
-        if masters.is_empty() {
-            return Err(ClientError::NotFound(
-                "no master broker is registered".into(),
-            ));
-        }
+        let masters = self.some_masters(cluster).await?;
         for m in &masters {
             self.create_topic(&m.addr, config).await?;
         }
