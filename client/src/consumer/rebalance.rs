@@ -23,14 +23,24 @@ use crate::instance::ClientInstance;
 
 /// How often an orderly consumer renews its queue locks (Java's 20 s).
 pub(crate) const LOCK_RENEW_INTERVAL: Duration = Duration::from_secs(20);
+/// Pause before the next rebalance when this one could not take every
+/// allocated queue (a lock still held by the previous owner), as Java 5's
+/// `rocketmq.client.rebalance.minInterval`.
+pub(crate) const UNBALANCED_RETRY: Duration = Duration::from_secs(1);
 
-/// Rebalances at start, then every period or when woken.
+/// Rebalances at start, then every period or when woken; again after
+/// [`UNBALANCED_RETRY`] while not every allocated queue could be taken.
 pub(crate) async fn rebalance_loop(shared: Arc<Shared>) {
     loop {
-        do_rebalance(&shared).await;
+        let balanced = do_rebalance(&shared).await;
         let woken = shared.rebalance_now.notified();
+        let wait = if balanced {
+            shared.config.rebalance_interval
+        } else {
+            UNBALANCED_RETRY
+        };
         tokio::select! {
-            keep_going = shared.sleep(shared.config.rebalance_interval) => {
+            keep_going = shared.sleep(wait) => {
                 if !keep_going {
                     return;
                 }
@@ -43,19 +53,24 @@ pub(crate) async fn rebalance_loop(shared: Arc<Shared>) {
     }
 }
 
-/// One rebalance of every subscribed topic.
-pub(crate) async fn do_rebalance(shared: &Arc<Shared>) {
+/// One rebalance of every subscribed topic; false when some allocated
+/// queue could not be taken.
+pub(crate) async fn do_rebalance(shared: &Arc<Shared>) -> bool {
     let subs = shared.subscriptions_snapshot();
+    let mut balanced = true;
     for sub in &subs {
         if shared.is_stopping() {
-            return;
+            return true;
         }
-        if let Err(error) = rebalance_topic(shared, &sub.topic).await {
-            let level_debug = is_retry_topic(&sub.topic);
-            if level_debug {
-                tracing::debug!(group = %shared.config.group, topic = %sub.topic, %error, "rebalance skipped");
-            } else {
-                tracing::warn!(group = %shared.config.group, topic = %sub.topic, %error, "rebalance skipped");
+        match rebalance_topic(shared, &sub.topic).await {
+            Ok(taken_all) => balanced &= taken_all,
+            Err(error) => {
+                let level_debug = is_retry_topic(&sub.topic);
+                if level_debug {
+                    tracing::debug!(group = %shared.config.group, topic = %sub.topic, %error, "rebalance skipped");
+                } else {
+                    tracing::warn!(group = %shared.config.group, topic = %sub.topic, %error, "rebalance skipped");
+                }
             }
         }
     }
@@ -71,9 +86,11 @@ pub(crate) async fn do_rebalance(shared: &Arc<Shared>) {
         pq.set_dropped();
         shared.queues().remove(&mq);
     }
+    balanced
 }
 
-async fn rebalance_topic(shared: &Arc<Shared>, topic: &str) -> Result<(), ClientError> {
+/// Rebalances one topic; true when every allocated queue is held.
+async fn rebalance_topic(shared: &Arc<Shared>, topic: &str) -> Result<bool, ClientError> {
     let mine = allocated_queues(
         &shared.instance,
         shared.config.message_model,
@@ -83,7 +100,8 @@ async fn rebalance_topic(shared: &Arc<Shared>, topic: &str) -> Result<(), Client
     )
     .await?;
     update_queues(shared, topic, &mine).await;
-    Ok(())
+    let held = shared.queues();
+    Ok(mine.iter().all(|mq| held.contains_key(mq)))
 }
 
 /// The queues of `topic` this member should hold: all of them when
