@@ -280,7 +280,13 @@ impl Shared {
         // pairs with the dispatcher's fence between its store of `sleeping`
         // and its re-check of the CommitLog end: one side sees the other.
         fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst) {
+        // Only the first put after the dispatcher went to sleep wakes it:
+        // the puts made before it runs again find `sleeping` already
+        // cleared, instead of each taking the lock and making a futex call
+        // (about one put in four did, with 128-byte bodies). The lock is
+        // held by the dispatcher from setting `sleeping` until it waits, so
+        // this notify cannot fall between its re-check and its wait.
+        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::SeqCst) {
             let _g = lock(&self.lock);
             self.wake_cv.notify_one();
         }
