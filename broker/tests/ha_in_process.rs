@@ -27,9 +27,17 @@ const WATCH: Duration = Duration::from_millis(1500);
 /// A SYNC_MASTER (waiting a minute for its replica) and a replica that
 /// reaches its HA port through a proxy, in sync.
 async fn sync_group() -> (TestBroker, CutProxy, TestBroker) {
+    group(BrokerRole::SyncMaster, false).await
+}
+
+/// A master with `role` and a replica that reaches its HA port through a
+/// proxy, in sync; with `timer`, both run the timer and the replica copies
+/// the master's config (over its remoting port, directly).
+async fn group(role: BrokerRole, timer: bool) -> (TestBroker, CutProxy, TestBroker) {
     let master = TestBroker::start(|c| {
-        c.store.broker_role = BrokerRole::SyncMaster;
+        c.store.broker_role = role;
         c.store.slave_timeout = 60_000;
+        c.timer_wheel_enable = timer;
     })
     .await;
     let ha = master.handle.broker().ha().ha_addr().unwrap().to_string();
@@ -38,8 +46,18 @@ async fn sync_group() -> (TestBroker, CutProxy, TestBroker) {
         c.store.broker_role = BrokerRole::Slave;
         c.broker_id = 1;
         c.ha_master_address = Some(proxy.addr().to_owned());
+        c.timer_wheel_enable = timer;
     })
     .await;
+    if timer {
+        // No nameserver tells it the master's remoting address (for the
+        // config copy): given here, which reconnects it.
+        replica.handle.broker().ha().become_replica(
+            1,
+            Some(proxy.addr().to_owned()),
+            Some(master.addr.clone()),
+        );
+    }
     let deadline = tokio::time::Instant::now() + HANG_GUARD;
     while !master
         .handle
@@ -186,4 +204,66 @@ async fn the_timer_delivers_only_while_its_broker_is_a_master() {
     let got = broker.drain("TimerRoleGroup", "TimerRole", 0, 1, 1).await;
     assert_eq!(&got[0].body[..], b"due-in-1s");
     broker.stop().await;
+}
+
+/// The read time in `broker`'s answer to GET_TIMER_CHECK_POINT (Java's bytes).
+async fn timer_read_time(broker: &TestBroker) -> i64 {
+    let answer = broker
+        .invoke(RemotingCommand::bare_request(
+            RequestCode::GET_TIMER_CHECK_POINT,
+        ))
+        .await;
+    assert_eq!(
+        answer.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        answer.remark
+    );
+    assert_eq!(
+        answer.body.len(),
+        56,
+        "Java's TimerCheckpoint is seven longs"
+    );
+    i64::from_be_bytes(answer.body[..8].try_into().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_follows_its_masters_timer_only_once_it_holds_the_deliveries() {
+    let (master, proxy, replica) = group(BrokerRole::AsyncMaster, true).await;
+    // The replica copies nothing ahead of its CommitLog: the deliveries
+    // wait behind the held HA connection.
+    proxy.hold();
+    let due = support::now_ms() + 1000;
+    let sent = master
+        .send_timer("TimerFollow", 0, TIMER_DELAY_MS, 1000, "follow-me")
+        .await;
+    assert_eq!(sent.response_code(), ResponseCode::SUCCESS);
+    master
+        .drain("TimerFollowGroup", "TimerFollow", 0, 1, 1)
+        .await;
+    assert!(timer_read_time(&master).await > due - 1000);
+    // A config copy runs every 10 s and waits up to 5 s for the bytes:
+    // within 16 s at least one round gave up.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    assert!(
+        timer_read_time(&replica).await < due - 1000,
+        "the replica took its master's timer progress without its deliveries"
+    );
+    proxy.release();
+    let deadline = tokio::time::Instant::now() + HANG_GUARD;
+    while timer_read_time(&replica).await <= due - 1000 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replica's timer never followed its master's"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // By then it holds the delivered message.
+    replica.wait_dispatched();
+    assert_eq!(
+        replica.handle.broker().store().max_offset("TimerFollow", 0),
+        1
+    );
+    replica.stop().await;
+    master.stop().await;
 }

@@ -63,6 +63,7 @@ impl Broker {
             }
             RequestCode::GET_ALL_CONSUMER_OFFSET => Ok(self.get_all_consumer_offset(request)),
             RequestCode::GET_ALL_DELAY_OFFSET => Ok(self.get_all_delay_offset(request)),
+            RequestCode::GET_TIMER_CHECK_POINT => Ok(self.get_timer_check_point(request)),
             RequestCode::QUERY_TOPIC_CONSUME_BY_WHO => self.query_topic_consume_by_who(request),
             RequestCode::QUERY_TOPICS_BY_CONSUMER => self.query_topics_by_consumer(request),
             RequestCode::GET_BROKER_CONFIG => self.get_broker_config(request),

@@ -102,7 +102,8 @@ impl Broker {
         let precision = timer.precision_ms;
         loop {
             let read_time = timer.read_time_ms.load(Ordering::Acquire);
-            if read_time >= timer.write_time_ms.load(Ordering::Acquire) {
+            // Demoted between slots: a replica's read time follows its master's.
+            if read_time >= timer.write_time_ms.load(Ordering::Acquire) || !self.may_deliver() {
                 return Walk::Idle;
             }
             let entries = match wheel.entries(read_time) {
@@ -132,9 +133,11 @@ impl Broker {
                 delivered += 1;
             }
             timer.in_wheel.fetch_sub(delivered, Ordering::AcqRel);
+            // A maximum: a replica's read time may have followed its
+            // master's past this slot while the walk waited for the role.
             timer
                 .read_time_ms
-                .store(read_time + precision, Ordering::Release);
+                .fetch_max(read_time + precision, Ordering::AcqRel);
             if *stopped.borrow() {
                 return Walk::Stopped;
             }

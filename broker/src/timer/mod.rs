@@ -261,6 +261,31 @@ impl TimerMessageService {
         Ok(true)
     }
 
+    /// The delivery's read time and the next timer queue offset to put into
+    /// the wheel (what Java's `TimerCheckpoint` answers a replica with).
+    pub(crate) fn progress(&self) -> (i64, i64) {
+        (
+            self.read_time_ms.load(Ordering::Acquire),
+            self.queue_offset.load(Ordering::Acquire),
+        )
+    }
+
+    /// On a replica: moves the read time up to its master's (`master_read_ms`),
+    /// whose deliveries reach this broker through replication, so a promoted
+    /// replica does not deliver them again. Never moves it back. The caller
+    /// makes sure this replica holds what the master delivered before it.
+    pub(crate) fn follow_read_time(&self, master_read_ms: i64) {
+        let Some(wheel) = &self.store else {
+            return;
+        };
+        let target = floor(master_read_ms, self.precision_ms);
+        if self.read_time_ms.fetch_max(target, Ordering::AcqRel) < target {
+            self.in_wheel
+                .store(wheel.count_from(target), Ordering::Release);
+            tracing::debug!(read_time = target, "timer read time follows the master's");
+        }
+    }
+
     /// Timer messages not yet delivered: in the wheel, plus stored in the
     /// timer queue but not yet put into it.
     pub(crate) fn pending(&self, store: &MessageStore) -> i64 {
