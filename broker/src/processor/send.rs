@@ -3,23 +3,27 @@
 //! (the store encodes it straight into the CommitLog: the body's only copy),
 //! wait for the flush the store's config asks for, and answer with RocketMQ's
 //! codes.
+//!
+//! A steady-state single send allocates only what `send_allocations` (a test
+//! binary of its own) pins and explains: the header is read as a view of the
+//! frame, properties are views of the frame's property string, and the
+//! response's fields are literals or inline texts.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use skylark_protocol::body::TopicConfig;
 use skylark_protocol::headers::send::{
-    DEFAULT_REGION, MSG_REGION, SendMessageRequestHeader, SendMessageResponseHeader, TRACE_ON,
+    DEFAULT_REGION, MSG_REGION, SendMessageRequestView, TRACE_ON,
 };
 use skylark_protocol::message::Message;
-use skylark_protocol::message::msg_id::offset_msg_id;
+use skylark_protocol::message::msg_id::OffsetMsgId;
 use skylark_protocol::message::topic::{
     RMQ_SYS_TRANS_HALF_TOPIC, is_not_allowed_send_topic, is_retry_topic, validate_topic,
 };
 use skylark_protocol::message::{PermName, Properties, StoredMessage, decode_batch};
-use skylark_protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
+use skylark_protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode, Text};
 use skylark_remoting::ConnectionHandle;
 use skylark_store::config::BrokerRole;
 use skylark_store::error::PutMessageStatus;
@@ -44,7 +48,7 @@ impl Broker {
     ) -> Outcome {
         let empty = ExtFields::default();
         let fields = request.ext_fields.as_ref().unwrap_or(&empty);
-        let header = SendMessageRequestHeader::read_any(request.code, fields)?;
+        let header = SendMessageRequestView::read(request.code, fields)?;
         if !self.ha.is_master() {
             // Java's store refuses puts on a slave with SERVICE_NOT_AVAILABLE.
             return Ok(reply(
@@ -66,10 +70,10 @@ impl Broker {
         } else {
             header.queue_id
         };
+        // Views of the frame's property string: no copy.
         let mut properties = header
             .properties
-            .as_deref()
-            .map(Properties::parse)
+            .map(|raw| Properties::decode(raw.to_bytes()))
             .unwrap_or_default();
         let batch = request.request_code() == RequestCode::SEND_BATCH_MESSAGE;
         let half = match self.admit_half(
@@ -90,10 +94,16 @@ impl Broker {
                 "a batch of messages cannot have a delay level",
             ));
         }
-        properties.insert(PROPERTY_CLUSTER, self.config.broker_cluster_name.as_str());
+        properties.insert_text(
+            Text::from_static(PROPERTY_CLUSTER),
+            Text::copy_of(&self.config.broker_cluster_name),
+        );
 
-        let messages = if batch {
-            if is_retry_topic(&header.topic) {
+        // A single send's record stays out of a Vec: one allocation less.
+        let batch_records: Vec<StoredMessage>;
+        let single: StoredMessage;
+        let messages: &[StoredMessage] = if batch {
+            if is_retry_topic(header.topic) {
                 return Ok(reply(
                     request,
                     ResponseCode::MESSAGE_ILLEGAL,
@@ -112,7 +122,7 @@ impl Broker {
             };
             let mut messages = Vec::with_capacity(entries.len());
             for entry in entries {
-                let mut message = entry.into_message(header.topic.as_str());
+                let mut message = entry.into_message(header.topic);
                 for (name, value) in properties.iter() {
                     if !message.properties.contains(name) {
                         message.properties.insert(name, value);
@@ -120,14 +130,18 @@ impl Broker {
                 }
                 messages.push(self.record(conn, &header, queue_id, message));
             }
-            messages
+            batch_records = messages;
+            &batch_records
         } else {
-            let (topic, queue_id) =
-                match self.divert_exhausted_retry(request, &header, &mut properties)? {
-                    Ok(Some(dlq)) => dlq,
-                    Ok(None) => (header.topic.clone(), queue_id),
+            let diverted = if is_retry_topic(header.topic) {
+                match self.divert_exhausted_retry(request, &header.to_header(), &mut properties)? {
+                    Ok(dlq) => dlq,
                     Err(refused) => return Ok(refused),
-                };
+                }
+            } else {
+                None
+            };
+            let (topic, queue_id) = diverted.unwrap_or_else(|| (header.topic.to_owned(), queue_id));
             let message = Message {
                 topic,
                 flag: header.flag,
@@ -147,7 +161,8 @@ impl Broker {
             if half {
                 transaction::half::into_half(&mut record);
             }
-            vec![record]
+            single = record;
+            std::slice::from_ref(&single)
         };
         if messages.is_empty() {
             return Ok(reply(
@@ -159,7 +174,7 @@ impl Broker {
 
         let started = Instant::now();
         let mut result = if batch {
-            self.store.put_messages(&messages).await
+            self.store.put_messages(messages).await
         } else {
             self.store.put_message(&messages[0]).await
         };
@@ -183,7 +198,7 @@ impl Broker {
                 append.wrote_bytes as u64,
             );
         }
-        let response = self.send_response(request, queue_id, &messages, &result);
+        let response = self.send_response(request, queue_id, messages, &result);
         self.metrics.record_send_response(response.code);
         Ok(response)
     }
@@ -192,7 +207,7 @@ impl Broker {
     fn record(
         &self,
         conn: &ConnectionHandle,
-        header: &SendMessageRequestHeader,
+        header: &SendMessageRequestView<'_>,
         queue_id: i32,
         message: Message,
     ) -> StoredMessage {
@@ -211,9 +226,9 @@ impl Broker {
         &self,
         conn: &ConnectionHandle,
         request: &RemotingCommand,
-        header: &SendMessageRequestHeader,
+        header: &SendMessageRequestView<'_>,
     ) -> Result<Result<Arc<TopicConfig>, RemotingCommand>, RequestError> {
-        let topic = header.topic.as_str();
+        let topic = header.topic;
         if !PermName::is_writeable(self.live.broker_permission()) {
             return Ok(Err(reply(
                 request,
@@ -246,7 +261,7 @@ impl Broker {
             }
             None => self.topics.create_in_send(
                 topic,
-                &header.default_topic,
+                header.default_topic,
                 conn.remote_addr(),
                 header.default_topic_queue_nums,
                 0,
@@ -336,9 +351,12 @@ impl Broker {
             tracing::warn!(status = %result.status, error = ?result.error, "put refused");
             response = response.with_remark(remark);
         }
+        // Built in place in SendMessageResponseHeader's order, then Java's two
+        // extras: literals and inline texts, no allocation per field.
+        let mut fields = ExtFields::with_capacity(6);
         if let Some(append) = result.append.filter(|_| result.is_stored()) {
             let msg_id = if messages.len() == 1 {
-                offset_msg_id(self.store_host, append.wrote_offset)
+                OffsetMsgId::new(self.store_host, append.wrote_offset).to_text()
             } else {
                 // Each record's offset id, comma-separated, as Java answers a batch.
                 let mut ids = String::with_capacity(messages.len() * 33);
@@ -347,24 +365,28 @@ impl Broker {
                     if i > 0 {
                         ids.push(',');
                     }
-                    let _ = write!(ids, "{}", offset_msg_id(self.store_host, offset));
+                    OffsetMsgId::new(self.store_host, offset).write_to(&mut ids);
                     offset += i64::try_from(message.encoded_len()).unwrap_or(0);
                 }
-                ids
+                Text::from(ids)
             };
-            response = response.with_header(&SendMessageResponseHeader {
-                msg_id,
-                queue_id,
-                queue_offset: append.queue_offset,
-                // Java answers every send with its UNIQ_KEY; only a transaction producer reads it.
-                transaction_id: messages
-                    .first()
-                    .filter(|m| m.topic == RMQ_SYS_TRANS_HALF_TOPIC)
-                    .and_then(StoredMessage::uniq_key)
-                    .map(str::to_owned),
-                batch_uniq_id: None,
-                recall_handle: None,
-            });
+            fields.insert_text(Text::from_static("msgId"), msg_id);
+            fields.insert_text(Text::from_static("queueId"), Text::int(queue_id.into()));
+            fields.insert_text(
+                Text::from_static("queueOffset"),
+                Text::int(append.queue_offset),
+            );
+            // Java answers every send with its UNIQ_KEY; only a transaction producer reads it.
+            if let Some(transaction_id) = messages
+                .first()
+                .filter(|m| m.topic == RMQ_SYS_TRANS_HALF_TOPIC)
+                .and_then(StoredMessage::uniq_key)
+            {
+                fields.insert_text(
+                    Text::from_static("transactionId"),
+                    Text::copy_of(transaction_id),
+                );
+            }
         }
         // Java clients read these from every send response, without a null check.
         let region = if self.config.region_id.is_empty() {
@@ -372,15 +394,16 @@ impl Broker {
         } else {
             self.config.region_id.as_str()
         };
-        response.set_ext(MSG_REGION, region);
-        response.set_ext(
-            TRACE_ON,
-            if self.config.trace_on {
+        fields.insert_text(Text::from_static(MSG_REGION), Text::copy_of(region));
+        fields.insert_text(
+            Text::from_static(TRACE_ON),
+            Text::from_static(if self.config.trace_on {
                 "true"
             } else {
                 "false"
-            },
+            }),
         );
+        response.ext_fields = Some(fields);
         response
     }
 }

@@ -3,6 +3,10 @@
 use crate::ext_fields::ExtFields;
 use crate::headers::{CommandHeader, HeaderError};
 
+mod view;
+
+pub use view::SendMessageRequestView;
+
 /// Response extField with the broker's region (`MessageConst.PROPERTY_MSG_REGION`).
 ///
 /// The Java client reads it from every send response without a null check,

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::hex::{decode_hex, push_hex};
 use super::host::port_from_i32;
+use crate::text::Text;
 
 /// Hex length of an offset id with an IPv4 store host (16 bytes).
 pub const OFFSET_MSG_ID_V4_LEN: usize = 32;
@@ -60,6 +61,34 @@ impl OffsetMsgId {
         }
         push_hex(out, &i32::from(self.store_host.port()).to_be_bytes());
         push_hex(out, &self.commit_log_offset.to_be_bytes());
+    }
+
+    /// The id as a [`Text`]: held inline (no allocation) for an IPv4 store
+    /// host; the same text as [`write_to`](Self::write_to).
+    pub fn to_text(&self) -> Text {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let mut raw = [0u8; 28];
+        let ip_len = match self.store_host.ip() {
+            IpAddr::V4(ip) => {
+                raw[..4].copy_from_slice(&ip.octets());
+                4
+            }
+            IpAddr::V6(ip) => {
+                raw[..16].copy_from_slice(&ip.octets());
+                16
+            }
+        };
+        let port = i32::from(self.store_host.port()).to_be_bytes();
+        raw[ip_len..ip_len + 4].copy_from_slice(&port);
+        raw[ip_len + 4..ip_len + 12].copy_from_slice(&self.commit_log_offset.to_be_bytes());
+        let len = ip_len + 12;
+        let mut hex = [0u8; OFFSET_MSG_ID_V6_LEN];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(&raw[..len]) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0x0f)];
+        }
+        // Hex digits are ASCII, so the fallback is never taken.
+        Text::copy_of(std::str::from_utf8(&hex[..2 * len]).unwrap_or_default())
     }
 
     /// Parses an id (`decodeMessageId`); either hex case is accepted and the
@@ -127,6 +156,17 @@ pub(crate) fn split_hex(s: &str, at: usize) -> Result<(&str, &str), MsgIdError> 
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn text_form_is_the_string_form() {
+        for addr in ["192.168.0.1:10911", "[2001:db8::ff]:65535", "0.0.0.0:0"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            for offset in [0, 0x1234, i64::MAX, -1] {
+                let id = OffsetMsgId::new(addr, offset);
+                assert_eq!(id.to_text().as_str(), id.to_string());
+            }
+        }
+    }
 
     #[test]
     fn encodes_like_create_message_id() {
