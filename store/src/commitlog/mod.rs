@@ -420,9 +420,14 @@ fn recover(
 }
 
 /// How far ahead of a scan's position its file is asked to be read into
-/// the page cache, in steps of half this ([`MappedFile::read_ahead`]).
-/// Bounded, because the scan of the newest file runs past its data into zeros.
+/// the page cache ([`MappedFile::read_ahead`]), once the walk has gone that
+/// far: the distance starts at [`SCAN_READ_AHEAD_FIRST`] and doubles with
+/// every request, so the scan of a new or nearly empty newest file (which
+/// runs into its zeros at once) reads little past its data.
 const SCAN_READ_AHEAD: usize = 32 << 20;
+
+/// The first read-ahead distance of each file's walk.
+const SCAN_READ_AHEAD_FIRST: usize = 1 << 20;
 
 /// The scan behind [`CommitLog::scan`] and recovery; callers hold the append lock.
 fn scan_files(
@@ -443,13 +448,15 @@ fn scan_files(
     let mut at = from;
     'files: while let Some(file) = queue.find(at) {
         let mut pos = usize::try_from(at - file.from_offset()).unwrap_or(size);
-        // Bytes from `pos` up to here have been asked for ahead of the walk.
-        let mut ahead = pos;
+        // Bytes from `pos` up to `ahead` have been asked for ahead of the
+        // walk; a new request goes out when less than half of `distance` is left.
+        let (mut ahead, mut distance) = (pos, SCAN_READ_AHEAD_FIRST);
         while size - pos >= BLANK_LEN {
-            if ahead < size && ahead - pos < SCAN_READ_AHEAD / 2 {
-                let to = (pos + SCAN_READ_AHEAD).min(size);
+            if ahead < size && ahead - pos < distance / 2 {
+                let to = (pos + distance).min(size);
                 file.read_ahead(ahead, to);
                 ahead = to;
+                distance = (distance * 2).min(SCAN_READ_AHEAD);
             }
             let Some(buf) = file.read_unpublished(pos, size - pos) else {
                 break 'files;
