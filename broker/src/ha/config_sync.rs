@@ -74,9 +74,15 @@ impl Broker {
         let body = fetch(client, master, RequestCode::GET_ALL_DELAY_OFFSET).await?;
         let delays = DelayOffsetSerializeWrapper::decode(&body)
             .map_err(|e| HaError::Sync(format!("delay offset body: {e}")))?;
+        // A master without the timer does not fail the delay offsets' copy.
         let timer_read = if self.timer.enabled() {
-            let body = fetch(client, master, RequestCode::GET_TIMER_CHECK_POINT).await?;
-            Some(timer_read_time(&body)?)
+            let read = fetch(client, master, RequestCode::GET_TIMER_CHECK_POINT)
+                .await
+                .and_then(|body| timer_read_time(&body));
+            read.inspect_err(|error| {
+                tracing::warn!(%master, %error, "cannot copy the master's timer progress");
+            })
+            .ok()
         } else {
             None
         };

@@ -146,14 +146,25 @@ async fn receive(
             }
             .into());
         }
-        let at = pending.len();
-        pending.resize(at + size, 0);
-        tokio::time::timeout(
-            shared.settings.housekeeping,
-            read.read_exact(&mut pending[at..]),
-        )
-        .await
-        .map_err(|_| HaError::Expired(shared.settings.housekeeping))??;
+        // Straight from the socket into the buffer's spare room (no zero
+        // fill); the buffer is reused once the previous chunk is appended.
+        // Its one copy is the append into the mapping: reading into the
+        // mapping itself would need a store API that checks records after
+        // they land.
+        let filled = pending.len() + size;
+        pending.reserve(size);
+        let mut body = (&mut read).take(u64::from(h.size));
+        let fill = async {
+            while pending.len() < filled {
+                if body.read_buf(&mut pending).await? == 0 {
+                    return Err(HaError::Closed);
+                }
+            }
+            Ok(())
+        };
+        tokio::time::timeout(shared.settings.housekeeping, fill)
+            .await
+            .map_err(|_| HaError::Expired(shared.settings.housekeeping))??;
         let start = pending_start;
         let whole = cutter.whole_prefix(start, &pending);
         if whole == 0 {
