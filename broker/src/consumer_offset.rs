@@ -7,13 +7,13 @@
 //! keyed `topic@group`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use skylark_protocol::body::{Body, ConsumerOffsetSerializeWrapper, DataVersion, KeyStyle};
+use skylark_protocol::body::{ConsumerOffsetSerializeWrapper, DataVersion};
 
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::persist::ConfigFile;
+use crate::persisted_table::PersistedTable;
 use crate::topic_config::now_ms;
 
 /// The file the offsets are kept in, under the store's config directory.
@@ -26,8 +26,7 @@ const VERSION_STEP: u64 = 500;
 /// Offsets per group, topic and queue.
 #[derive(Debug)]
 pub struct ConsumerOffsetManager {
-    inner: RwLock<Inner>,
-    file: ConfigFile,
+    inner: PersistedTable<Inner>,
 }
 
 /// Group → topic → queue id → next offset to consume.
@@ -38,6 +37,22 @@ struct Inner {
     table: Table,
     version: DataVersion,
     commits: u64,
+}
+
+impl Inner {
+    /// Takes the queues of one `topic@group` key of Java's table, replacing
+    /// what the pair had; false (and nothing taken) when the key is not
+    /// `topic@group`.
+    fn put_saved(&mut self, key: &str, queues: impl IntoIterator<Item = (i32, i64)>) -> bool {
+        let Some((topic, group)) = key.split_once(TOPIC_GROUP_SEPARATOR) else {
+            return false;
+        };
+        self.table
+            .entry(group.to_owned())
+            .or_default()
+            .insert(topic.to_owned(), queues.into_iter().collect());
+        true
+    }
 }
 
 impl ConsumerOffsetManager {
@@ -54,29 +69,22 @@ impl ConsumerOffsetManager {
                 path = %file.path().display(), keys = saved.offset_table.len(), "loaded consumer offsets"
             );
             for (key, queues) in saved.offset_table {
-                let Some((topic, group)) = key.split_once(TOPIC_GROUP_SEPARATOR) else {
+                if !inner.put_saved(&key, queues) {
                     tracing::warn!(key, "consumer offset key is not topic@group; dropped");
-                    continue;
-                };
-                inner
-                    .table
-                    .entry(group.to_owned())
-                    .or_default()
-                    .insert(topic.to_owned(), queues.into_iter().collect());
+                }
             }
             if let Some(version) = saved.data_version {
                 inner.version = version;
             }
         }
         Ok(Self {
-            inner: RwLock::new(inner),
-            file,
+            inner: PersistedTable::new(inner, file),
         })
     }
 
     /// Records `offset` as the next one `group` consumes from `topic`/`queue_id`.
     pub fn commit(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
-        let mut guard = self.write();
+        let mut guard = self.inner.write();
         let inner = &mut *guard;
         let previous = match inner.table.get_mut(group).and_then(|t| t.get_mut(topic)) {
             Some(queues) => queues.insert(queue_id, offset),
@@ -107,7 +115,8 @@ impl ConsumerOffsetManager {
 
     /// The committed offset, if any.
     pub fn query(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
-        self.read()
+        self.inner
+            .read()
             .table
             .get(group)?
             .get(topic)?
@@ -118,12 +127,12 @@ impl ConsumerOffsetManager {
     /// Forgets every offset of `group` (Java's `removeOffset`); false when
     /// it had none.
     pub fn remove_group(&self, group: &str) -> bool {
-        self.write().table.remove(group).is_some()
+        self.inner.write().table.remove(group).is_some()
     }
 
     /// Forgets every group's offsets on `topic` (`cleanOffsetByTopic`).
     pub fn remove_topic(&self, topic: &str) {
-        self.write().table.retain(|_, topics| {
+        self.inner.write().table.retain(|_, topics| {
             topics.remove(topic);
             !topics.is_empty()
         });
@@ -131,7 +140,8 @@ impl ConsumerOffsetManager {
 
     /// Groups with offsets on `topic` (`whichGroupByTopic`).
     pub fn groups_of_topic(&self, topic: &str) -> BTreeSet<String> {
-        self.read()
+        self.inner
+            .read()
             .table
             .iter()
             .filter(|(_, topics)| topics.contains_key(topic))
@@ -141,7 +151,8 @@ impl ConsumerOffsetManager {
 
     /// Topics `group` has offsets on (`whichTopicByConsumer`).
     pub fn topics_of_group(&self, group: &str) -> BTreeSet<String> {
-        self.read()
+        self.inner
+            .read()
             .table
             .get(group)
             .map(|topics| topics.keys().cloned().collect())
@@ -151,7 +162,7 @@ impl ConsumerOffsetManager {
     /// The table as Java writes it: `topic@group` → queue → offset, with
     /// its version.
     pub fn snapshot(&self) -> ConsumerOffsetSerializeWrapper {
-        let inner = self.read();
+        let inner = self.inner.read();
         let mut offset_table = BTreeMap::new();
         for (group, topics) in &inner.table {
             for (topic, queues) in topics {
@@ -174,16 +185,9 @@ impl ConsumerOffsetManager {
         master: ConsumerOffsetSerializeWrapper,
     ) -> Result<(), BrokerError> {
         {
-            let mut inner = self.write();
+            let mut inner = self.inner.write();
             for (key, queues) in master.offset_table {
-                let Some((topic, group)) = key.split_once(TOPIC_GROUP_SEPARATOR) else {
-                    continue;
-                };
-                inner
-                    .table
-                    .entry(group.to_owned())
-                    .or_default()
-                    .insert(topic.to_owned(), queues.into_iter().collect());
+                inner.put_saved(&key, queues);
             }
             if let Some(version) = master.data_version {
                 inner.version = version;
@@ -195,16 +199,7 @@ impl ConsumerOffsetManager {
     /// Saves the table to `consumerOffset.json` atomically; the server calls
     /// this every `flushConsumerOffsetInterval` and at shutdown.
     pub fn persist(&self) -> Result<(), BrokerError> {
-        self.file
-            .save(|| self.snapshot().encode(KeyStyle::Unquoted))
-    }
-
-    fn read(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+        self.inner.save(|| self.snapshot())
     }
 }
 

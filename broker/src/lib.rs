@@ -19,6 +19,7 @@ mod live_config;
 mod long_poll;
 mod metrics;
 mod persist;
+mod persisted_table;
 mod processor;
 pub mod rebalance_lock;
 mod registration;

@@ -3,17 +3,16 @@
 //! first use, admin updates and deletes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use skylark_protocol::body::{
-    Body, DataVersion, KeyStyle, SubscriptionGroupConfig, SubscriptionGroupWrapper,
-};
+use skylark_protocol::body::{DataVersion, SubscriptionGroupConfig, SubscriptionGroupWrapper};
 use skylark_protocol::message::topic::validate_group;
 
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::persist::ConfigFile;
+use crate::persisted_table::PersistedTable;
 use crate::topic_config::now_ms;
 
 /// The file the groups are kept in, under the store's config directory.
@@ -39,8 +38,7 @@ const BUILTIN_GROUPS: &[&str] = &[
 /// Every subscription group this broker knows.
 #[derive(Debug)]
 pub struct SubscriptionGroupManager {
-    inner: RwLock<Inner>,
-    file: ConfigFile,
+    inner: PersistedTable<Inner>,
     /// `autoCreateSubscriptionGroup`, which UPDATE_BROKER_CONFIG may change.
     auto_create: AtomicBool,
     auto_create_sys: bool,
@@ -79,8 +77,7 @@ impl SubscriptionGroupManager {
             inner.version = saved.data_version;
         }
         Ok(Self {
-            inner: RwLock::new(inner),
-            file,
+            inner: PersistedTable::new(inner, file),
             auto_create: AtomicBool::new(config.auto_create_subscription_group),
             auto_create_sys: config.enable_create_sys_group,
         })
@@ -88,12 +85,12 @@ impl SubscriptionGroupManager {
 
     /// The group's settings, if it exists.
     pub fn get(&self, group: &str) -> Option<Arc<SubscriptionGroupConfig>> {
-        self.read().table.get(group).cloned()
+        self.inner.read().table.get(group).cloned()
     }
 
     /// Whether the group exists.
     pub fn contains(&self, group: &str) -> bool {
-        self.read().table.contains_key(group)
+        self.inner.read().table.contains_key(group)
     }
 
     /// Turns creation of unknown groups on first use on or off.
@@ -116,7 +113,7 @@ impl SubscriptionGroupManager {
             return None;
         }
         let config = {
-            let mut inner = self.write();
+            let mut inner = self.inner.write();
             if let Some(found) = inner.table.get(group) {
                 return Some(Arc::clone(found));
             }
@@ -136,7 +133,7 @@ impl SubscriptionGroupManager {
     pub fn update(&self, config: SubscriptionGroupConfig) -> Result<(), BrokerError> {
         let name = config.group_name.clone();
         let old = {
-            let mut inner = self.write();
+            let mut inner = self.inner.write();
             let old = inner.table.insert(name.clone(), Arc::new(config));
             inner.version.next_version(now_ms());
             old
@@ -148,7 +145,7 @@ impl SubscriptionGroupManager {
     /// Deletes a group and its forbidden bits; false when it did not exist.
     pub fn delete(&self, group: &str) -> Result<bool, BrokerError> {
         {
-            let mut inner = self.write();
+            let mut inner = self.inner.write();
             inner.forbidden.remove(group);
             if inner.table.remove(group).is_none() {
                 return Ok(false);
@@ -161,13 +158,13 @@ impl SubscriptionGroupManager {
 
     /// The table's current version.
     pub fn data_version(&self) -> DataVersion {
-        self.read().version
+        self.inner.read().version
     }
 
     /// Every group, the forbidden table and the version
     /// (`subscriptionGroup.json` and GET_ALL_SUBSCRIPTIONGROUP_CONFIG).
     pub fn snapshot(&self) -> SubscriptionGroupWrapper {
-        let inner = self.read();
+        let inner = self.inner.read();
         SubscriptionGroupWrapper {
             data_version: inner.version,
             forbidden_table: inner.forbidden.clone(),
@@ -181,9 +178,12 @@ impl SubscriptionGroupManager {
 
     /// Replaces every group with a master's (a replica's config copy);
     /// false when the version is already the master's.
-    pub(crate) fn replace_all(&self, master: SubscriptionGroupWrapper) -> Result<bool, BrokerError> {
+    pub(crate) fn replace_all(
+        &self,
+        master: SubscriptionGroupWrapper,
+    ) -> Result<bool, BrokerError> {
         {
-            let mut inner = self.write();
+            let mut inner = self.inner.write();
             if inner.version == master.data_version {
                 return Ok(false);
             }
@@ -199,16 +199,7 @@ impl SubscriptionGroupManager {
     }
 
     fn persist(&self) -> Result<(), BrokerError> {
-        self.file
-            .save(|| self.snapshot().encode(KeyStyle::Unquoted))
-    }
-
-    fn read(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+        self.inner.save(|| self.snapshot())
     }
 }
 

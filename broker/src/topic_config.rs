@@ -8,12 +8,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use skylark_protocol::body::{
-    Body, DataVersion, KeyStyle, TopicConfig, TopicConfigSerializeWrapper,
-};
+use skylark_protocol::body::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use skylark_protocol::message::PermName;
 use skylark_protocol::message::topic::{
     RMQ_SYS_BENCHMARK_TOPIC, RMQ_SYS_OFFSET_MOVED_EVENT, RMQ_SYS_SCHEDULE_TOPIC,
@@ -25,6 +23,7 @@ use tokio::sync::Notify;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::persist::ConfigFile;
+use crate::persisted_table::PersistedTable;
 
 pub use skylark_protocol::message::topic::AUTO_CREATE_TOPIC_KEY_TOPIC;
 
@@ -42,8 +41,7 @@ const SYNC_BROKER_MEMBER_GROUP_PREFIX: &str = "rmq_sys_SYNC_BROKER_MEMBER_";
 /// Every topic this broker serves.
 #[derive(Debug)]
 pub struct TopicConfigManager {
-    inner: RwLock<Inner>,
-    file: ConfigFile,
+    inner: PersistedTable<Inner>,
     /// Topics that are system topics on this broker only (named after its
     /// cluster or broker name), besides the fixed ones.
     local_system_topics: HashSet<String>,
@@ -79,8 +77,7 @@ impl TopicConfigManager {
             version = saved.data_version;
         }
         Ok(Self {
-            inner: RwLock::new(Inner { table, version }),
-            file,
+            inner: PersistedTable::new(Inner { table, version }, file),
             local_system_topics,
             auto_create_topic_enable: AtomicBool::new(config.auto_create_topic_enable),
             changed: Notify::new(),
@@ -89,17 +86,17 @@ impl TopicConfigManager {
 
     /// The topic's config, if it exists.
     pub fn get(&self, topic: &str) -> Option<Arc<TopicConfig>> {
-        self.read().table.get(topic).cloned()
+        self.inner.read().table.get(topic).cloned()
     }
 
     /// Whether the topic exists.
     pub fn contains(&self, topic: &str) -> bool {
-        self.read().table.contains_key(topic)
+        self.inner.read().table.contains_key(topic)
     }
 
     /// Whether the topic exists and is ordered.
     pub fn is_order_topic(&self, topic: &str) -> bool {
-        self.read().table.get(topic).is_some_and(|t| t.order)
+        self.inner.read().table.get(topic).is_some_and(|t| t.order)
     }
 
     /// Whether `topic` is a system topic here: one of RocketMQ's fixed ones,
@@ -111,7 +108,7 @@ impl TopicConfigManager {
 
     /// The table's current version.
     pub fn data_version(&self) -> DataVersion {
-        self.read().version
+        self.inner.read().version
     }
 
     /// Notified (`notify_one`) after every change to the table.
@@ -121,7 +118,7 @@ impl TopicConfigManager {
 
     /// Every topic with the table's version.
     pub fn snapshot(&self) -> TopicConfigSerializeWrapper {
-        let inner = self.read();
+        let inner = self.inner.read();
         TopicConfigSerializeWrapper {
             data_version: inner.version,
             topic_config_table: inner
@@ -137,7 +134,7 @@ impl TopicConfigManager {
     pub fn update(&self, config: TopicConfig) -> Result<(), BrokerError> {
         let name = config.topic_name.clone();
         let old = {
-            let mut inner = self.write();
+            let mut inner = self.inner.write();
             let old = inner.table.insert(name.clone(), Arc::new(config));
             inner.version.next_version(now_ms());
             old
@@ -149,7 +146,7 @@ impl TopicConfigManager {
     /// Deletes a topic; false when it did not exist.
     pub fn delete(&self, topic: &str) -> Result<bool, BrokerError> {
         {
-            let mut inner = self.write();
+            let mut inner = self.inner.write();
             if inner.table.remove(topic).is_none() {
                 return Ok(false);
             }
@@ -173,7 +170,7 @@ impl TopicConfigManager {
         topic_sys_flag: i32,
     ) -> Result<Option<Arc<TopicConfig>>, BrokerError> {
         let created = {
-            let mut inner = self.write();
+            let mut inner = self.inner.write();
             if let Some(existing) = inner.table.get(topic) {
                 return Ok(Some(Arc::clone(existing)));
             }
@@ -229,7 +226,7 @@ impl TopicConfigManager {
         topic_sys_flag: i32,
     ) -> Result<Option<Arc<TopicConfig>>, BrokerError> {
         let created = {
-            let mut inner = self.write();
+            let mut inner = self.inner.write();
             if let Some(existing) = inner.table.get(topic) {
                 return Ok(Some(Arc::clone(existing)));
             }
@@ -262,7 +259,7 @@ impl TopicConfigManager {
     /// when the broker's permission changes (the nameservers only take a
     /// registration's topics when its version is new).
     pub(crate) fn next_version(&self) -> Result<(), BrokerError> {
-        self.write().version.next_version(now_ms());
+        self.inner.write().version.next_version(now_ms());
         self.after_change()
     }
 
@@ -275,7 +272,7 @@ impl TopicConfigManager {
         table: impl IntoIterator<Item = (String, TopicConfig)>,
     ) -> Result<bool, BrokerError> {
         {
-            let mut inner = self.write();
+            let mut inner = self.inner.write();
             if inner.version == version {
                 return Ok(false);
             }
@@ -292,16 +289,7 @@ impl TopicConfigManager {
     fn after_change(&self) -> Result<(), BrokerError> {
         // Wake first: the change is live whether or not the file is written.
         self.changed.notify_one();
-        self.file
-            .save(|| self.snapshot().encode(KeyStyle::Unquoted))
-    }
-
-    fn read(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+        self.inner.save(|| self.snapshot())
     }
 }
 
