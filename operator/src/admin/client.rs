@@ -3,7 +3,9 @@
 use skylark_client::ClientError;
 use skylark_client::admin::Admin;
 use skylark_protocol::body::{Body as _, ConsumerConnection, SubscriptionGroupConfig, TopicConfig};
-use skylark_protocol::headers::GetConsumerConnectionListRequestHeader;
+use skylark_protocol::headers::{
+    DeleteTopicFromNamesrvRequestHeader, GetConsumerConnectionListRequestHeader,
+};
 use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
 
 use super::{AdminError, BrokerAdmin, BrokerState, GroupSettings, TopicLagOnBroker, TopicSettings};
@@ -96,6 +98,26 @@ impl BrokerAdmin for ClientAdmin {
             Err(e) if !is_code(&e, ResponseCode::TOPIC_NOT_EXIST) => Err(convert(addr, e)),
             _ => Ok(()),
         }
+    }
+
+    async fn delete_topic_route(
+        &self,
+        namesrv: &str,
+        topic: &str,
+        cluster: &str,
+    ) -> Result<(), AdminError> {
+        let header = DeleteTopicFromNamesrvRequestHeader {
+            topic: topic.to_owned(),
+            cluster_name: Some(cluster.to_owned()),
+            broker_name: None,
+        };
+        let cmd = RemotingCommand::request(RequestCode::DELETE_TOPIC_IN_NAMESRV, &header);
+        self.admin
+            .instance()
+            .invoke_ok(namesrv, cmd)
+            .await
+            .map(drop)
+            .map_err(|e| convert(namesrv, e))
     }
 
     async fn put_group(&self, addr: &str, group: &GroupSettings) -> Result<(), AdminError> {

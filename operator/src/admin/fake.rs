@@ -117,6 +117,18 @@ impl BrokerAdmin for FakeBrokers {
         Ok(())
     }
 
+    async fn delete_topic_route(
+        &self,
+        namesrv: &str,
+        topic: &str,
+        cluster: &str,
+    ) -> Result<(), AdminError> {
+        self.check(
+            namesrv,
+            format!("delete_topic_route {namesrv} {topic} {cluster}"),
+        )
+    }
+
     async fn put_group(&self, addr: &str, group: &GroupSettings) -> Result<(), AdminError> {
         self.check(addr, format!("put_group {addr} {}", group.name))?;
         self.state()

@@ -117,6 +117,15 @@ pub trait BrokerAdmin: Send + Sync + 'static {
         addr: &str,
         topic: &str,
     ) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// Removes the topic's route of `cluster` from the nameserver at `namesrv`
+    /// (DELETE_TOPIC_IN_NAMESRV), as `mqadmin deleteTopic` does after the
+    /// brokers: a nameserver keeps a route its brokers no longer hold.
+    fn delete_topic_route(
+        &self,
+        namesrv: &str,
+        topic: &str,
+        cluster: &str,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
     /// Creates or updates a subscription group (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).
     fn put_group(
         &self,

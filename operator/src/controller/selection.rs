@@ -15,6 +15,10 @@ pub(crate) struct Target {
     pub(crate) group: String,
     /// The master's `ip:port`, once the BrokerGroup reports one.
     pub(crate) master: Option<String>,
+    /// Its brokers' brokerClusterName.
+    pub(crate) cluster: String,
+    /// Its `spec.nameServer.address`, when set.
+    pub(crate) namesrv: Option<String>,
 }
 
 /// The selector as the API takes it; `Err` names what is wrong with it.
@@ -46,6 +50,8 @@ pub(crate) async fn select(
         .map(|bg| Target {
             group: bg.name_any(),
             master: master_address(bg),
+            cluster: bg.spec.cluster_name.clone(),
+            namesrv: bg.spec.name_server.as_ref().map(|n| n.address.clone()),
         })
         .collect();
     targets.sort_by(|a, b| a.group.cmp(&b.group));

@@ -130,7 +130,7 @@ async fn apply<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Action
     let mut failures = Failures::default();
     let (mut created, mut corrected) = (Vec::new(), Vec::new());
     let mut waiting = Vec::new();
-    for Target { group, master } in &targets {
+    for Target { group, master, .. } in &targets {
         let Some(addr) = master else {
             waiting.push(group.clone());
             groups.push(TopicBrokerStatus {
@@ -252,16 +252,38 @@ async fn cleanup<A: BrokerAdmin>(topic: &Topic, ctx: &Context<A>) -> Result<Acti
             .collect(),
         Err(_) => Vec::new(),
     };
-    let mut addresses: Vec<String> = selection::select(&ctx.client, &namespace, None)
+    let targets: Vec<Target> = selection::select(&ctx.client, &namespace, None)
         .await?
         .into_iter()
         .filter(|t| listed.contains(&t.group.as_str()) || selected.contains(&t.group))
-        .filter_map(|t| t.master)
         .collect();
+    let mut addresses: Vec<String> = targets.iter().filter_map(|t| t.master.clone()).collect();
     addresses.sort();
     addresses.dedup();
     for addr in &addresses {
         ctx.admin.delete_topic(addr, &name).await?;
+    }
+    // Then the route at each group's nameservers (per cluster, as RocketMQ's
+    // DELETE_TOPIC_IN_NAMESRV takes it), or clients keep routing to it.
+    let mut routes: Vec<(String, String)> = Vec::new();
+    for t in &targets {
+        let namesrv = t
+            .namesrv
+            .clone()
+            .or_else(|| ctx.settings.namesrv_addr.clone());
+        for addr in namesrv.iter().flat_map(|a| a.split(';')) {
+            let addr = addr.trim();
+            if !addr.is_empty() {
+                routes.push((addr.to_owned(), t.cluster.clone()));
+            }
+        }
+    }
+    routes.sort();
+    routes.dedup();
+    for (namesrv, cluster) in &routes {
+        ctx.admin
+            .delete_topic_route(namesrv, &name, cluster)
+            .await?;
     }
     ctx.event(
         topic,

@@ -212,6 +212,19 @@ async fn deletion_removes_the_topic_then_the_finalizer() {
         .expect("reconcile");
     assert!(brokers.topics("10.0.0.1:10911").is_empty());
     assert!(brokers.topics("10.0.0.2:10911").is_empty());
+    // The route goes from each nameserver too, once per cluster.
+    let routes: Vec<String> = brokers
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("delete_topic_route"))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "delete_topic_route ns-0:9876 orders DefaultCluster",
+            "delete_topic_route ns-1:9876 orders DefaultCluster"
+        ]
+    );
     let patches = log.find("PATCH", "/topics/orders");
     assert_eq!(patches.len(), 1, "{}", log.summary());
     assert_eq!(patches[0].body[1]["op"], "remove", "{}", patches[0].body);
