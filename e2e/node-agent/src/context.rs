@@ -57,6 +57,16 @@ impl Context {
             let d = state_dir.join(dir);
             std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
         }
+        // An image has its binary on PATH (a start script runs `exec skylark ...`):
+        // images/<name>/<name> links to the mapped binary, first on the container's PATH.
+        for (name, bin) in &images {
+            let d = state_dir.join("images").join(name);
+            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            let link = d.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(bin, &link)
+                .with_context(|| format!("linking {}", link.display()))?;
+        }
         Ok(Context {
             client,
             node_name,
@@ -71,6 +81,11 @@ impl Context {
                 Duration::from_millis(backoff_ms.1),
             ),
         })
+    }
+
+    /// The folder holding image `name`'s binary under its own name (first on PATH).
+    pub(crate) fn image_bin_dir(&self, name: &str) -> PathBuf {
+        self.state_dir.join("images").join(name)
     }
 
     /// Folder of one pod: logs, volumes.

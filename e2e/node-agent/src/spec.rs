@@ -158,8 +158,12 @@ pub(crate) async fn environment(
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
     let configmaps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ns);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let image_dir = ctx.image_bin_dir(image_key(c.image.as_deref().unwrap_or("")));
     let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), DEFAULT_PATH.into()),
+        (
+            "PATH".into(),
+            format!("{}:{DEFAULT_PATH}", image_dir.display()),
+        ),
         ("HOSTNAME".into(), pod_hostname(pod)),
         ("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into()),
         ("KUBERNETES_SERVICE_PORT".into(), ctx.api_port.to_string()),
