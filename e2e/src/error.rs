@@ -39,6 +39,14 @@ pub enum Error {
         /// cargo's complaint.
         detail: String,
     },
+    /// A helper program (e.g. `helm`) failed.
+    #[error("`{what}` failed: {detail}")]
+    Command {
+        /// The command line.
+        what: String,
+        /// Its stderr.
+        detail: String,
+    },
     /// A `ip` (iproute2) command failed.
     #[error("`ip {args}` failed: {detail}")]
     Ip {

@@ -8,6 +8,7 @@ pub mod certs;
 pub mod cluster;
 pub mod controlplane;
 pub mod error;
+pub mod helm;
 pub mod network;
 pub mod pods;
 pub mod process;
@@ -15,7 +16,7 @@ pub mod wait;
 
 pub use cluster::{Cluster, ClusterOptions, NODE_NAME, SHELL_IMAGE, SKYLARK_IMAGE};
 pub use error::{Error, Result};
-pub use wait::wait_until;
+pub use wait::{wait_for_object, wait_until};
 
 /// True if the user asked to skip the end-to-end tests (`SKYLARK_E2E_SKIP=1`);
 /// says so on stderr. CI never sets it: there a missing control plane fails.
