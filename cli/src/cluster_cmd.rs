@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::client_args::{ClientArgs, OutputArgs, run_client};
-use crate::output::{Align, Format, Out, Table};
+use crate::output::{Align, print_listing};
 
 /// `skylark cluster`.
 #[derive(Debug, clap::Subcommand)]
@@ -63,34 +63,26 @@ impl ClusterCommand {
                     }
                 }
             }
-            let mut out = Out::new();
-            match output.output {
-                Format::Json => out.json_pretty(&brokers)?,
-                Format::Table => {
-                    let mut table = Table::new(&[
-                        ("CLUSTER", Align::Left),
-                        ("BROKER", Align::Left),
-                        ("ID", Align::Right),
-                        ("ROLE", Align::Left),
-                        ("ADDR", Align::Left),
-                        ("VERSION", Align::Left),
-                        ("PUT_TPS", Align::Right),
-                    ]);
-                    for b in &brokers {
-                        table.row(vec![
-                            b.cluster.clone(),
-                            b.broker_name.clone(),
-                            b.broker_id.to_string(),
-                            b.role.to_owned(),
-                            b.addr.clone(),
-                            b.version.clone().unwrap_or_else(|| "-".into()),
-                            b.put_tps.clone().unwrap_or_else(|| "-".into()),
-                        ]);
-                    }
-                    out.table(&table)?;
-                }
-            }
-            out.flush()?;
+            let columns = [
+                ("CLUSTER", Align::Left),
+                ("BROKER", Align::Left),
+                ("ID", Align::Right),
+                ("ROLE", Align::Left),
+                ("ADDR", Align::Left),
+                ("VERSION", Align::Left),
+                ("PUT_TPS", Align::Right),
+            ];
+            print_listing(output.output, &brokers, &columns, |b| {
+                vec![
+                    b.cluster.clone(),
+                    b.broker_name.clone(),
+                    b.broker_id.to_string(),
+                    b.role.to_owned(),
+                    b.addr.clone(),
+                    b.version.clone().unwrap_or_else(|| "-".into()),
+                    b.put_tps.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })?;
             Ok(())
         })
     }

@@ -6,7 +6,7 @@ use skylark_client::admin::Admin;
 use skylark_protocol::body::SubscriptionGroupConfig;
 
 use crate::client_args::{ClientArgs, OutputArgs, run_client};
-use crate::output::{Align, Format, Out, Table};
+use crate::output::{Align, Format, Out, Table, print_listing};
 use crate::time_arg::format_millis;
 
 /// `skylark group`.
@@ -182,30 +182,22 @@ async fn list(admin: &Admin, format: Format, all: bool) -> anyhow::Result<()> {
             consume_message_orderly: c.consume_message_orderly,
         })
         .collect();
-    let mut out = Out::new();
-    match format {
-        Format::Json => out.json_pretty(&entries)?,
-        Format::Table => {
-            let mut table = Table::new(&[
-                ("GROUP", Align::Left),
-                ("RETRY_MAX", Align::Right),
-                ("CONSUME", Align::Left),
-                ("BROADCAST", Align::Left),
-                ("ORDERLY", Align::Left),
-            ]);
-            for e in &entries {
-                table.row(vec![
-                    e.group.to_owned(),
-                    e.retry_max_times.to_string(),
-                    e.consume_enable.to_string(),
-                    e.consume_broadcast_enable.to_string(),
-                    e.consume_message_orderly.to_string(),
-                ]);
-            }
-            out.table(&table)?;
-        }
-    }
-    out.flush()?;
+    let columns = [
+        ("GROUP", Align::Left),
+        ("RETRY_MAX", Align::Right),
+        ("CONSUME", Align::Left),
+        ("BROADCAST", Align::Left),
+        ("ORDERLY", Align::Left),
+    ];
+    print_listing(format, &entries, &columns, |e| {
+        vec![
+            e.group.to_owned(),
+            e.retry_max_times.to_string(),
+            e.consume_enable.to_string(),
+            e.consume_broadcast_enable.to_string(),
+            e.consume_message_orderly.to_string(),
+        ]
+    })?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use skylark_protocol::ResponseCode;
 use skylark_protocol::body::MessageQueue;
 
 use crate::client_args::{ClientArgs, OutputArgs, run_client};
-use crate::output::{Align, Format, Out, Table};
+use crate::output::{Align, Format, print_listing};
 use crate::time_arg::{EpochMillis, parse_time};
 
 /// `skylark offset`.
@@ -172,27 +172,19 @@ fn print(offsets: &BTreeMap<MessageQueue, i64>, format: Format) -> anyhow::Resul
             offset: *o,
         })
         .collect();
-    let mut out = Out::new();
-    match format {
-        Format::Json => out.json_pretty(&entries)?,
-        Format::Table => {
-            let mut table = Table::new(&[
-                ("TOPIC", Align::Left),
-                ("BROKER", Align::Left),
-                ("QUEUE", Align::Right),
-                ("OFFSET", Align::Right),
-            ]);
-            for e in &entries {
-                table.row(vec![
-                    e.topic.to_owned(),
-                    e.broker.to_owned(),
-                    e.queue_id.to_string(),
-                    e.offset.to_string(),
-                ]);
-            }
-            out.table(&table)?;
-        }
-    }
-    out.flush()?;
+    let columns = [
+        ("TOPIC", Align::Left),
+        ("BROKER", Align::Left),
+        ("QUEUE", Align::Right),
+        ("OFFSET", Align::Right),
+    ];
+    print_listing(format, &entries, &columns, |e| {
+        vec![
+            e.topic.to_owned(),
+            e.broker.to_owned(),
+            e.queue_id.to_string(),
+            e.offset.to_string(),
+        ]
+    })?;
     Ok(())
 }

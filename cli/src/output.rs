@@ -73,6 +73,28 @@ impl Out {
     }
 }
 
+/// Prints a listing and flushes: `rows` as one JSON document, or a table
+/// of `columns` with one line per row, its cells made by `cells`.
+pub(crate) fn print_listing<T: Serialize>(
+    format: Format,
+    rows: &[T],
+    columns: &[(&'static str, Align)],
+    cells: impl Fn(&T) -> Vec<String>,
+) -> io::Result<()> {
+    let mut out = Out::new();
+    match format {
+        Format::Json => out.json_pretty(rows)?,
+        Format::Table => {
+            let mut table = Table::new(columns);
+            for row in rows {
+                table.row(cells(row));
+            }
+            out.table(&table)?;
+        }
+    }
+    out.flush()
+}
+
 /// Which side of its column a cell sits on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Align {

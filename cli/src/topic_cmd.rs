@@ -7,7 +7,7 @@ use skylark_protocol::body::TopicConfig;
 
 use crate::client_args::{ClientArgs, OutputArgs, run_client};
 use crate::errors::NotFound;
-use crate::output::{Align, Format, Out, Table};
+use crate::output::{Align, Format, Out, Table, print_listing};
 use crate::time_arg::format_millis;
 
 /// `skylark topic`.
@@ -273,36 +273,28 @@ async fn write(args: TopicWriteArgs, update: bool) -> anyhow::Result<()> {
         });
     }
     admin.instance().forget_route(topic);
-    let mut out = Out::new();
-    match args.output.output {
-        Format::Json => out.json_pretty(&written)?,
-        Format::Table => {
-            let mut table = Table::new(&[
-                ("TOPIC", Align::Left),
-                ("CLUSTER", Align::Left),
-                ("BROKER", Align::Left),
-                ("ADDR", Align::Left),
-                ("READ", Align::Right),
-                ("WRITE", Align::Right),
-                ("PERM", Align::Left),
-                ("ORDER", Align::Left),
-            ]);
-            for w in &written {
-                table.row(vec![
-                    w.topic.clone(),
-                    w.cluster.clone(),
-                    w.broker_name.clone(),
-                    w.addr.clone(),
-                    w.read_queues.to_string(),
-                    w.write_queues.to_string(),
-                    w.perm.clone(),
-                    w.order.to_string(),
-                ]);
-            }
-            out.table(&table)?;
-        }
-    }
-    out.flush()?;
+    let columns = [
+        ("TOPIC", Align::Left),
+        ("CLUSTER", Align::Left),
+        ("BROKER", Align::Left),
+        ("ADDR", Align::Left),
+        ("READ", Align::Right),
+        ("WRITE", Align::Right),
+        ("PERM", Align::Left),
+        ("ORDER", Align::Left),
+    ];
+    print_listing(args.output.output, &written, &columns, |w| {
+        vec![
+            w.topic.clone(),
+            w.cluster.clone(),
+            w.broker_name.clone(),
+            w.addr.clone(),
+            w.read_queues.to_string(),
+            w.write_queues.to_string(),
+            w.perm.clone(),
+            w.order.to_string(),
+        ]
+    })?;
     Ok(())
 }
 
@@ -333,29 +325,18 @@ async fn list(admin: &Admin, format: Format, all: bool) -> anyhow::Result<()> {
         names.extend(info.cluster_addr_table.into_keys());
         names.extend(info.broker_addr_table.into_keys());
     }
-    let shown: Vec<&String> = topics
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        topic: &'a str,
+    }
+    let entries: Vec<Entry<'_>> = topics
         .iter()
         .filter(|t| all || !is_system_topic(t, &names))
+        .map(|t| Entry { topic: t })
         .collect();
-    let mut out = Out::new();
-    match format {
-        Format::Json => {
-            #[derive(Serialize)]
-            struct Entry<'a> {
-                topic: &'a str,
-            }
-            let entries: Vec<Entry<'_>> = shown.iter().map(|t| Entry { topic: t }).collect();
-            out.json_pretty(&entries)?;
-        }
-        Format::Table => {
-            let mut table = Table::new(&[("TOPIC", Align::Left)]);
-            for topic in shown {
-                table.row(vec![topic.clone()]);
-            }
-            out.table(&table)?;
-        }
-    }
-    out.flush()?;
+    print_listing(format, &entries, &[("TOPIC", Align::Left)], |e| {
+        vec![e.topic.to_owned()]
+    })?;
     Ok(())
 }
 
