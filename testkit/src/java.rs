@@ -2,13 +2,13 @@
 //! Apache RocketMQ's own code and need a JDK and Maven.
 
 use std::ffi::{OsStr, OsString};
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::prerequisites::{Requirement, Tool, tools_available};
+use crate::process::{Collected, collect_output};
 
 /// Long enough for a first run that downloads RocketMQ's jars from Maven Central.
 pub const HARNESS_TIMEOUT: Duration = Duration::from_secs(600);
@@ -85,54 +85,23 @@ pub fn run_harness(
         .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => {}
-            Err(e) => panic!("waiting for {}: {e}", script.display()),
-        }
-        if start.elapsed() > timeout {
-            if let Ok(pgid) = i32::try_from(child.id()) {
-                // SAFETY: signals the process group this function started; no memory involved.
-                unsafe {
-                    libc::kill(-pgid, libc::SIGKILL);
-                }
-            }
-            let _ = child.wait();
-            let stderr = err.join().unwrap_or_default();
-            panic!(
-                "`{} {what}` did not finish within {timeout:?} and was killed.\n--- stderr ---\n{stderr}",
-                script.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    HarnessRun {
-        what,
-        code: status.code(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        elapsed: start.elapsed(),
+    let collected = collect_output(&mut child, timeout, true)
+        .unwrap_or_else(|e| panic!("waiting for {}: {e}", script.display()));
+    match collected {
+        Collected::Exited {
+            status,
+            stdout,
+            stderr,
+        } => HarnessRun {
+            what,
+            code: status.code(),
+            stdout,
+            stderr,
+            elapsed: start.elapsed(),
+        },
+        Collected::TimedOut { stderr } => panic!(
+            "`{} {what}` did not finish within {timeout:?} and was killed.\n--- stderr ---\n{stderr}",
+            script.display()
+        ),
     }
 }

@@ -246,9 +246,124 @@ impl Drop for ChildProcess {
     }
 }
 
+/// How [`collect_output`] ended.
+#[derive(Debug)]
+pub enum Collected {
+    /// The child exited in time.
+    Exited {
+        /// Its exit status.
+        status: ExitStatus,
+        /// Everything it printed on stdout.
+        stdout: String,
+        /// Everything it printed on stderr.
+        stderr: String,
+    },
+    /// The child ran past the timeout and was killed.
+    TimedOut {
+        /// What it had printed on stderr.
+        stderr: String,
+    },
+}
+
+/// Waits for `child`, whose stdout and stderr are piped, reading both pipes
+/// meanwhile so a chatty child never blocks on a full pipe. Past `timeout`
+/// the child is killed: with its whole process group when `kill_group`
+/// (it was started with `process_group(0)`), else alone.
+pub fn collect_output(
+    child: &mut Child,
+    timeout: Duration,
+    kill_group: bool,
+) -> io::Result<Collected> {
+    let start = Instant::now();
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            if !kill_group {
+                let _ = child.kill();
+            } else if let Ok(pgid) = i32::try_from(child.id()) {
+                // SAFETY: signals the child's own (unreaped) process group; no memory involved.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+            let _ = child.wait();
+            return Ok(Collected::TimedOut {
+                stderr: err.join().unwrap_or_default(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(Collected::Exited {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn piped_sh(script: &str) -> Child {
+        Command::new("sh")
+            .args(["-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn collects_both_pipes_and_the_exit_code() {
+        let mut child = piped_sh("echo out; echo err >&2; exit 4");
+        let Collected::Exited {
+            status,
+            stdout,
+            stderr,
+        } = collect_output(&mut child, Duration::from_secs(60), true).unwrap()
+        else {
+            panic!("timed out");
+        };
+        assert_eq!(
+            (status.code(), &*stdout, &*stderr),
+            (Some(4), "out\n", "err\n")
+        );
+    }
+
+    #[test]
+    fn a_child_past_the_timeout_is_killed_with_its_group() {
+        let mut child = piped_sh("echo started >&2; sleep 30 & wait");
+        let collected = collect_output(&mut child, Duration::from_millis(300), true).unwrap();
+        let Collected::TimedOut { stderr } = collected else {
+            panic!("{collected:?}");
+        };
+        assert_eq!(stderr, "started\n");
+    }
 
     #[test]
     fn reads_lines_and_reports_exit() {

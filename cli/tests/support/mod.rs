@@ -3,11 +3,12 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use skylark_testkit::process::{Collected, collect_output};
 use skylark_testkit::skylark::{
     Skylark, SkylarkCommand, free_standalone_ports, log_excerpt, start_retrying,
 };
@@ -172,45 +173,18 @@ pub(crate) fn run(args: &[&str], stdin: Option<&str>) -> Run {
             let _ = pipe.write_all(text.as_bytes());
         });
     }
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > RUN_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "skylark {args:?} still running after {RUN_TIMEOUT:?}; killed\n--- stderr ---\n{}",
-                err.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code: status.code(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+    match collect_output(&mut child, RUN_TIMEOUT, false).unwrap() {
+        Collected::Exited {
+            status,
+            stdout,
+            stderr,
+        } => Run {
+            code: status.code(),
+            stdout,
+            stderr,
+        },
+        Collected::TimedOut { stderr } => panic!(
+            "skylark {args:?} still running after {RUN_TIMEOUT:?}; killed\n--- stderr ---\n{stderr}"
+        ),
     }
 }
