@@ -27,6 +27,18 @@ fn shell_pod(name: &str, restart: &str, grace: i64, script: &str) -> anyhow::Res
     }))?)
 }
 
+/// Deletes pod `name` and waits until the agent has removed it.
+async fn delete(pods: &Api<Pod>, name: &str) -> anyhow::Result<()> {
+    pods.delete(name, &DeleteParams::default()).await?;
+    wait_gone(pods, name, LONG).await?;
+    Ok(())
+}
+
+/// The pod's phase, once reported.
+fn phase(pod: &Pod) -> Option<&str> {
+    pod.status.as_ref().and_then(|s| s.phase.as_deref())
+}
+
 fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     unsafe { libc::kill(pid, 0) == 0 }
@@ -109,8 +121,7 @@ async fn killed_container_is_restarted(cluster: &Cluster) -> anyhow::Result<()> 
     let log = std::fs::read_to_string(cluster.container_log(NS, "crashy", "main"))?;
     assert!(log.matches("started").count() >= 2, "ran twice: {log}");
     wait_ready(&pods, "crashy", LONG).await?;
-    pods.delete("crashy", &DeleteParams::default()).await?;
-    wait_gone(&pods, "crashy", LONG).await?;
+    delete(&pods, "crashy").await?;
     Ok(())
 }
 
@@ -122,7 +133,7 @@ async fn failure_under_never_fails_the_pod(cluster: &Cluster) -> anyhow::Result<
     )
     .await?;
     let done = wait_for_pod(&pods, "once", "Failed", LONG, |p| {
-        p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")
+        phase(p) == Some("Failed")
     })
     .await?;
     let status = done
@@ -136,25 +147,14 @@ async fn failure_under_never_fails_the_pod(cluster: &Cluster) -> anyhow::Result<
         .context("not terminated")?;
     assert_eq!(term.exit_code, 3);
     assert_eq!(status[0].restart_count, 0);
-    pods.delete("once", &DeleteParams::default()).await?;
-    wait_gone(&pods, "once", LONG).await?;
+    delete(&pods, "once").await?;
     Ok(())
 }
 
 async fn deletion_sends_sigterm(cluster: &Cluster) -> anyhow::Result<()> {
-    let pods: Api<Pod> = Api::namespaced(cluster.client(), NS);
     let script = "trap 'echo got SIGTERM; exit 0' TERM; echo up; while :; do sleep 0.2; done";
-    pods.create(
-        &PostParams::default(),
-        &shell_pod("polite", "Always", 60, script)?,
-    )
-    .await?;
-    let pod = wait_ready(&pods, "polite", LONG).await?;
-    let pid = container_pid(&pod, "main").context("no pid")?;
-    pods.delete("polite", &DeleteParams::default()).await?;
-    wait_gone(&pods, "polite", LONG).await?;
+    let (pid, log) = run_then_delete(cluster, "polite", 60, script).await?;
     assert!(!alive(pid), "the container process is gone");
-    let log = std::fs::read_to_string(cluster.container_log(NS, "polite", "main"))?;
     assert!(
         log.contains("got SIGTERM"),
         "the container saw SIGTERM: {log}"
@@ -163,24 +163,35 @@ async fn deletion_sends_sigterm(cluster: &Cluster) -> anyhow::Result<()> {
 }
 
 async fn grace_period_ends_in_sigkill(cluster: &Cluster) -> anyhow::Result<()> {
-    let pods: Api<Pod> = Api::namespaced(cluster.client(), NS);
     let script = "trap 'echo ignoring SIGTERM' TERM; while :; do sleep 0.2; done";
-    pods.create(
-        &PostParams::default(),
-        &shell_pod("stubborn", "Always", 2, script)?,
-    )
-    .await?;
-    let pod = wait_ready(&pods, "stubborn", LONG).await?;
-    let pid = container_pid(&pod, "main").context("no pid")?;
-    pods.delete("stubborn", &DeleteParams::default()).await?;
-    wait_gone(&pods, "stubborn", LONG).await?;
+    let (pid, log) = run_then_delete(cluster, "stubborn", 2, script).await?;
     assert!(!alive(pid), "SIGKILL ended the process");
-    let log = std::fs::read_to_string(cluster.container_log(NS, "stubborn", "main"))?;
     assert!(
         log.contains("ignoring SIGTERM"),
         "SIGTERM came first: {log}"
     );
     Ok(())
+}
+
+/// Runs `script` in pod `name` until it is ready, deletes the pod with
+/// `grace` seconds to stop, and returns the container's pid and its log.
+async fn run_then_delete(
+    cluster: &Cluster,
+    name: &str,
+    grace: i64,
+    script: &str,
+) -> anyhow::Result<(i32, String)> {
+    let pods: Api<Pod> = Api::namespaced(cluster.client(), NS);
+    pods.create(
+        &PostParams::default(),
+        &shell_pod(name, "Always", grace, script)?,
+    )
+    .await?;
+    let pod = wait_ready(&pods, name, LONG).await?;
+    let pid = container_pid(&pod, "main").context("no pid")?;
+    delete(&pods, name).await?;
+    let log = std::fs::read_to_string(cluster.container_log(NS, name, "main"))?;
+    Ok((pid, log))
 }
 
 async fn pod_reaches_the_api_server(cluster: &Cluster) -> anyhow::Result<()> {
@@ -201,10 +212,7 @@ async fn pod_reaches_the_api_server(cluster: &Cluster) -> anyhow::Result<()> {
     }
     pods.create(&PostParams::default(), &pod).await?;
     let done = wait_for_pod(&pods, "insider", "finished", LONG, |p| {
-        matches!(
-            p.status.as_ref().and_then(|s| s.phase.as_deref()),
-            Some("Succeeded" | "Failed")
-        )
+        matches!(phase(p), Some("Succeeded" | "Failed"))
     })
     .await?;
     let log = std::fs::read_to_string(cluster.container_log(NS, "insider", "main"))?;
@@ -249,7 +257,7 @@ async fn configmap_volumes_are_files(cluster: &Cluster) -> anyhow::Result<()> {
     let pods: Api<Pod> = Api::namespaced(client, NS);
     pods.create(&PostParams::default(), &pod).await?;
     wait_for_pod(&pods, "configured", "Succeeded", LONG, |p| {
-        p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded")
+        phase(p) == Some("Succeeded")
     })
     .await?;
     let log = std::fs::read_to_string(cluster.container_log(NS, "configured", "main"))?;
@@ -257,8 +265,7 @@ async fn configmap_volumes_are_files(cluster: &Cluster) -> anyhow::Result<()> {
         log, "brokerName=b0\nxbrokerName=b0\n",
         "files as in the ConfigMap, read-only"
     );
-    pods.delete("configured", &DeleteParams::default()).await?;
-    wait_gone(&pods, "configured", LONG).await?;
+    delete(&pods, "configured").await?;
     // The mount points the agent had to make on this host are gone with the pod.
     assert!(!std::path::Path::new(dir).exists() && !std::path::Path::new(file).exists());
     Ok(())
@@ -318,7 +325,6 @@ async fn failing_liveness_probe_restarts(cluster: &Cluster) -> anyhow::Result<()
         Ok(text.lines().count() >= 2)
     })
     .await?;
-    pods.delete("sickly", &DeleteParams::default()).await?;
-    wait_gone(&pods, "sickly", LONG).await?;
+    delete(&pods, "sickly").await?;
     Ok(())
 }

@@ -8,11 +8,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, DownwardAPIVolumeFile, KeyToPath, PersistentVolume, PersistentVolumeClaim, Pod,
     Secret, ServiceAccount, Volume,
 };
+use k8s_openapi::serde::de::DeserializeOwned;
+use kube::Resource;
 use kube::api::{Api, PostParams};
 
 use crate::context::Context;
@@ -67,7 +70,7 @@ async fn prepare_one(
     let default_mode;
     if let Some(cm) = &v.config_map {
         default_mode = cm.default_mode;
-        configmap_files(
+        keyed_files::<ConfigMap>(
             ctx,
             ns,
             &cm.name,
@@ -79,7 +82,7 @@ async fn prepare_one(
     } else if let Some(s) = &v.secret {
         default_mode = s.default_mode;
         let name = s.secret_name.as_deref().unwrap_or("");
-        secret_files(ctx, ns, name, s.items.as_deref(), s.optional, &mut files).await?;
+        keyed_files::<Secret>(ctx, ns, name, s.items.as_deref(), s.optional, &mut files).await?;
     } else if let Some(d) = &v.downward_api {
         default_mode = d.default_mode;
         downward_files(pod, d.items.as_deref(), facts, &mut files)?;
@@ -87,7 +90,7 @@ async fn prepare_one(
         default_mode = p.default_mode;
         for src in p.sources.iter().flatten() {
             if let Some(cm) = &src.config_map {
-                configmap_files(
+                keyed_files::<ConfigMap>(
                     ctx,
                     ns,
                     &cm.name,
@@ -97,7 +100,8 @@ async fn prepare_one(
                 )
                 .await?;
             } else if let Some(s) = &src.secret {
-                secret_files(ctx, ns, &s.name, s.items.as_deref(), s.optional, &mut files).await?;
+                keyed_files::<Secret>(ctx, ns, &s.name, s.items.as_deref(), s.optional, &mut files)
+                    .await?;
             } else if let Some(d) = &src.downward_api {
                 downward_files(pod, d.items.as_deref(), facts, &mut files)?;
             } else if let Some(t) = &src.service_account_token {
@@ -157,37 +161,48 @@ fn select(
     Ok(())
 }
 
-async fn configmap_files(
-    ctx: &Context,
-    ns: &str,
-    name: &str,
-    items: Option<&[KeyToPath]>,
-    optional: Option<bool>,
-    files: &mut BTreeMap<String, (Vec<u8>, Option<i32>)>,
-) -> anyhow::Result<()> {
-    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ns);
-    let Some(cm) = api.get_opt(name).await? else {
-        if optional == Some(true) {
-            return Ok(());
-        }
-        bail!("ConfigMap {ns}/{name} not found");
-    };
-    let mut data: BTreeMap<String, Vec<u8>> = cm
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.into_bytes()))
-        .collect();
-    data.extend(
-        cm.binary_data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0)),
-    );
-    select(data, items, &format!("ConfigMap {ns}/{name}"), files)
+/// A ConfigMap or Secret: an object whose keys become files.
+trait KeyedFiles:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+{
+    /// Every key with its bytes.
+    fn into_data(self) -> BTreeMap<String, Vec<u8>>;
 }
 
-async fn secret_files(
+impl KeyedFiles for ConfigMap {
+    fn into_data(self) -> BTreeMap<String, Vec<u8>> {
+        let mut data: BTreeMap<String, Vec<u8>> = self
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()))
+            .collect();
+        data.extend(
+            self.binary_data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0)),
+        );
+        data
+    }
+}
+
+impl KeyedFiles for Secret {
+    fn into_data(self) -> BTreeMap<String, Vec<u8>> {
+        self.data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect()
+    }
+}
+
+/// Adds the files of the ConfigMap or Secret `ns/name` to `files`; a
+/// missing one is skipped when `optional`, else an error.
+async fn keyed_files<K: KeyedFiles>(
     ctx: &Context,
     ns: &str,
     name: &str,
@@ -195,20 +210,15 @@ async fn secret_files(
     optional: Option<bool>,
     files: &mut BTreeMap<String, (Vec<u8>, Option<i32>)>,
 ) -> anyhow::Result<()> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let Some(s) = api.get_opt(name).await? else {
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    let what = format!("{} {ns}/{name}", K::kind(&()));
+    let Some(obj) = api.get_opt(name).await? else {
         if optional == Some(true) {
             return Ok(());
         }
-        bail!("Secret {ns}/{name} not found");
+        bail!("{what} not found");
     };
-    let data = s
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
-    select(data, items, &format!("Secret {ns}/{name}"), files)
+    select(obj.into_data(), items, &what, files)
 }
 
 fn downward_files(
