@@ -161,6 +161,20 @@ pub(crate) fn condition(status: &Value, type_: &str) -> Value {
         .unwrap_or_else(|| panic!("no {type_} condition in {status}"))
 }
 
+/// Asserts that `status` is Degraded with a message naming `addr` (the
+/// broker that did not answer).
+pub(crate) fn assert_degraded_by(status: &Value, addr: &str) {
+    let degraded = condition(status, "Degraded");
+    assert_eq!(degraded["status"], "True", "{degraded}");
+    assert!(
+        degraded["message"]
+            .as_str()
+            .expect("message")
+            .contains(addr),
+        "{degraded}"
+    );
+}
+
 /// Event reasons published, in order.
 pub(crate) fn event_reasons(log: &Log) -> Vec<String> {
     log.find("POST", "/events")

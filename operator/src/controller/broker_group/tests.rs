@@ -11,7 +11,8 @@ use crate::admin::BrokerState;
 use crate::admin::fake::FakeBrokers;
 use crate::crd::BrokerGroup;
 use crate::testing::{
-    Answer, Recorded, condition, context, event_reasons, last_status, mock_client,
+    Answer, Recorded, assert_degraded_by, condition, context, event_reasons, last_status,
+    mock_client,
 };
 
 fn broker_group(spec: Value, status: Option<Value>) -> Arc<BrokerGroup> {
@@ -302,15 +303,7 @@ async fn unreachable_broker_is_degraded_with_its_address() {
         .await
         .expect("reconcile");
     assert_eq!(action, Action::requeue(Duration::from_secs(15)));
-    let degraded = condition(&last_status(&log), "Degraded");
-    assert_eq!(degraded["status"], "True");
-    assert!(
-        degraded["message"]
-            .as_str()
-            .expect("message")
-            .contains("10.0.0.10:10911"),
-        "{degraded}"
-    );
+    assert_degraded_by(&last_status(&log), "10.0.0.10:10911");
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use crate::admin::TopicLagOnBroker;
 use crate::admin::fake::FakeBrokers;
 use crate::crd::ConsumerGroup;
 use crate::testing::{
-    broker_group_with_master, condition, context, event_reasons, last_status, mock_client,
-    with_groups,
+    assert_degraded_by, broker_group_with_master, condition, context, event_reasons, last_status,
+    mock_client, with_groups,
 };
 
 const PATH: &str = "/apis/skylark.io/v1alpha1/namespaces/mq/consumergroups/billing";
@@ -103,14 +103,7 @@ async fn unreachable_master_is_degraded() {
     reconcile(typed(&obj), context(client, brokers))
         .await
         .expect("reconcile");
-    let degraded = condition(&last_status(&log), "Degraded");
-    assert_eq!(degraded["status"], "True");
-    assert!(
-        degraded["message"]
-            .as_str()
-            .expect("message")
-            .contains("10.0.0.1:10911")
-    );
+    assert_degraded_by(&last_status(&log), "10.0.0.1:10911");
 }
 
 #[tokio::test]

@@ -12,8 +12,8 @@ use crate::admin::TopicSettings;
 use crate::admin::fake::FakeBrokers;
 use crate::crd::Topic;
 use crate::testing::{
-    broker_group_with_master, condition, context, event_reasons, last_status, mock_client,
-    with_groups,
+    assert_degraded_by, broker_group_with_master, condition, context, event_reasons, last_status,
+    mock_client, with_groups,
 };
 
 const PATH: &str = "/apis/skylark.io/v1alpha1/namespaces/mq/topics/orders";
@@ -184,14 +184,7 @@ async fn unreachable_master_is_degraded_with_its_address() {
         .expect("reconcile");
     assert_eq!(action, Action::requeue(Duration::from_secs(15)));
     let status = last_status(&log);
-    let degraded = condition(&status, "Degraded");
-    assert_eq!(degraded["status"], "True");
-    assert!(
-        degraded["message"]
-            .as_str()
-            .expect("message")
-            .contains("10.0.0.2:10911")
-    );
+    assert_degraded_by(&status, "10.0.0.2:10911");
     assert_eq!(condition(&status, "Ready")["status"], "False");
     assert!(brokers.topics("10.0.0.1:10911").contains_key("orders"));
 }
