@@ -7,7 +7,7 @@ use skylark_protocol::body::SubscriptionGroupConfig;
 
 use crate::client_args::{ClientArgs, OutputArgs, run_client};
 use crate::output::{Align, Format, Out, Table, print_listing};
-use crate::time_arg::format_millis;
+use crate::time_arg::format_millis_or_dash;
 
 /// `skylark group`.
 #[derive(Debug, clap::Subcommand)]
@@ -287,11 +287,7 @@ async fn describe(
                     q.broker_offset.to_string(),
                     q.consumer_offset.to_string(),
                     q.lag.to_string(),
-                    if q.last_timestamp > 0 {
-                        format_millis(q.last_timestamp)
-                    } else {
-                        "-".to_owned()
-                    },
+                    format_millis_or_dash(q.last_timestamp),
                 ]);
             }
             out.table(&table)?;

@@ -58,6 +58,16 @@ pub(crate) fn millis_of(time: SystemTime) -> EpochMillis {
     )
 }
 
+/// A table cell for a time that may never have happened: the date-time,
+/// or `-` when `millis` is 0 or less (RocketMQ's "never").
+pub(crate) fn format_millis_or_dash(millis: i64) -> String {
+    if millis > 0 {
+        format_millis(millis)
+    } else {
+        "-".to_owned()
+    }
+}
+
 /// Milliseconds since the epoch as a UTC date-time with milliseconds.
 pub(crate) fn format_millis(millis: i64) -> String {
     let Ok(millis) = u64::try_from(millis) else {
@@ -100,5 +110,10 @@ mod tests {
     fn millis_format_as_utc() {
         assert_eq!(format_millis(1_795_791_600_123), "2026-11-27T15:00:00.123Z");
         assert_eq!(format_millis(-5), "-5");
+        assert_eq!(format_millis_or_dash(0), "-");
+        assert_eq!(
+            format_millis_or_dash(1_795_791_600_123),
+            "2026-11-27T15:00:00.123Z"
+        );
     }
 }

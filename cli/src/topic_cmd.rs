@@ -8,7 +8,7 @@ use skylark_protocol::body::TopicConfig;
 use crate::client_args::{ClientArgs, OutputArgs, run_client};
 use crate::errors::NotFound;
 use crate::output::{Align, Format, Out, Table, print_listing};
-use crate::time_arg::format_millis;
+use crate::time_arg::format_millis_or_dash;
 
 /// `skylark topic`.
 #[derive(Debug, clap::Subcommand)]
@@ -442,11 +442,7 @@ async fn describe(admin: &Admin, format: Format, topic: &str) -> anyhow::Result<
                     q.queue_id.to_string(),
                     q.min_offset.to_string(),
                     q.max_offset.to_string(),
-                    if q.last_update_timestamp > 0 {
-                        format_millis(q.last_update_timestamp)
-                    } else {
-                        "-".to_owned()
-                    },
+                    format_millis_or_dash(q.last_update_timestamp),
                 ]);
             }
             out.table(&table)?;
