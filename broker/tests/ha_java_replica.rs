@@ -17,7 +17,7 @@ use skylark_protocol::ResponseCode;
 use skylark_remoting::RemotingClient;
 use skylark_testkit::java::{HARNESS_TIMEOUT, java_available};
 use skylark_testkit::process::{ChildProcess, StderrTo};
-use skylark_testkit::skylark::free_ports;
+use skylark_testkit::skylark::{free_broker_ports, free_ports};
 use support::ha::{
     GROUP, HaCluster, commit_log_bytes, create_topic, eventually, has_topic, pull_all, send,
 };
@@ -25,38 +25,75 @@ use support::ha::{
 const TOPIC: &str = "JavaReplicaTopic";
 const QUEUES: i32 = 4;
 
-/// RocketMQ's broker under `dir`, configured by `conf` (its store under
-/// `dir/store`), started and booted; panics with its output otherwise.
-fn start_java_broker(dir: &Path, conf: &str) -> ChildProcess {
+/// Attempts at starting the Java broker when a picked port was taken meanwhile.
+const JAVA_START_ATTEMPTS: usize = 3;
+
+/// A started Java broker and the ports it listens on.
+struct JavaBroker {
+    process: ChildProcess,
+    /// Its remoting port (the fast port is this minus 2, Java's rule).
+    port: u16,
+    /// Its HA port.
+    ha_port: u16,
+}
+
+/// RocketMQ's broker under `dir`, configured by `conf(port, ha_port)` (its
+/// store under `dir/store`), started and booted on free loopback ports;
+/// retried on new ports when one was taken between picking and binding
+/// (tests run in parallel); panics with its output otherwise.
+fn start_java_broker(dir: &Path, conf: impl Fn(u16, u16) -> String) -> JavaBroker {
     std::fs::create_dir_all(dir).unwrap();
     let conf_path = dir.join("broker.conf");
-    std::fs::write(
-        &conf_path,
-        format!("{conf}storePathRootDir={}\n", dir.join("store").display()),
-    )
-    .unwrap();
     let run_sh = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat-ha/run.sh");
-    let mut command = Command::new("bash");
-    command
-        .arg(&run_sh)
-        .arg("broker")
-        .arg(dir.join("home"))
-        .arg(&conf_path);
-    let mut java = ChildProcess::spawn(
-        "rocketmq java broker",
-        command,
-        StderrTo::File(dir.join("stderr.log")),
-    )
-    .unwrap();
-    // The first run may build the harness (Maven downloads).
-    if let Err(why) = java.wait_for_line(HARNESS_TIMEOUT, |l| l.contains("boot success")) {
-        let stderr = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
-        panic!(
-            "the Java broker did not start: {why}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
-            java.stdout_lines().join("\n")
-        );
+    for attempt in 1..=JAVA_START_ATTEMPTS {
+        // Java binds listenPort - 2 too: free_broker_ports checks both.
+        let [port, _fast] = free_broker_ports();
+        let [ha_port] = free_ports::<1>();
+        std::fs::write(
+            &conf_path,
+            format!(
+                "{}storePathRootDir={}\n",
+                conf(port, ha_port),
+                dir.join("store").display()
+            ),
+        )
+        .unwrap();
+        let stderr_path = dir.join(format!("stderr-{attempt}.log"));
+        let mut command = Command::new("bash");
+        command
+            .arg(&run_sh)
+            .arg("broker")
+            .arg(dir.join("home"))
+            .arg(&conf_path);
+        let mut java = ChildProcess::spawn(
+            "rocketmq java broker",
+            command,
+            StderrTo::File(stderr_path.clone()),
+        )
+        .unwrap();
+        // The first run may build the harness (Maven downloads).
+        match java.wait_for_line(HARNESS_TIMEOUT, |l| l.contains("boot success")) {
+            Ok(_) => {
+                return JavaBroker {
+                    process: java,
+                    port,
+                    ha_port,
+                };
+            }
+            Err(why) => {
+                let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                if stderr.contains("Address already in use") && attempt < JAVA_START_ATTEMPTS {
+                    let _ = java.terminate(Duration::from_secs(30));
+                    continue;
+                }
+                panic!(
+                    "the Java broker did not start: {why}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}",
+                    java.stdout_lines().join("\n")
+                );
+            }
+        }
     }
-    java
+    unreachable!("the last attempt returns or panics")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,17 +111,19 @@ async fn rocketmq_java_broker_replicates_a_skylark_master() {
     // exists and then never connects; it learns the master's HA address
     // from the nameserver's registration answer instead, as usual.
     let java_dir = cluster.dir.path().join("java");
-    let [port, ha_port] = free_ports::<2>();
-    let mut java = start_java_broker(
-        &java_dir,
-        &format!(
+    let JavaBroker {
+        process: mut java,
+        port,
+        ..
+    } = start_java_broker(&java_dir, |port, ha_port| {
+        format!(
             "brokerClusterName=HaCluster\nbrokerName={GROUP}\nbrokerId=1\nbrokerRole=SLAVE\n\
              brokerIP1=127.0.0.1\nbindAddress=127.0.0.1\nlistenPort={port}\n\
              haListenPort={ha_port}\nnamesrvAddr={}\nmappedFileSizeCommitLog=1048576\n\
              mappedFileSizeConsumeQueue=60000\nslaveReadEnable=true\ntimerWheelEnable=false\n",
             cluster.namesrv_addr,
-        ),
-    );
+        )
+    });
     let java_addr = format!("127.0.0.1:{port}");
 
     // An empty replica is streamed the master's newest file only (Java's
@@ -155,18 +194,20 @@ async fn skylark_replica_follows_a_rocketmq_java_master() {
     }
     let cluster = HaCluster::start();
     let java_dir = cluster.dir.path().join("java-master");
-    let [port, ha_port] = free_ports::<2>();
-    let mut java = start_java_broker(
-        &java_dir,
-        &format!(
+    let JavaBroker {
+        process: mut java,
+        port,
+        ha_port,
+    } = start_java_broker(&java_dir, |port, ha_port| {
+        format!(
             "brokerClusterName=HaCluster\nbrokerName={GROUP}\nbrokerId=0\n\
              brokerRole=ASYNC_MASTER\nbrokerIP1=127.0.0.1\nbindAddress=127.0.0.1\n\
              listenPort={port}\nhaListenPort={ha_port}\nnamesrvAddr={}\n\
              mappedFileSizeCommitLog=1048576\nmappedFileSizeConsumeQueue=60000\n\
              timerWheelEnable=false\n",
             cluster.namesrv_addr,
-        ),
-    );
+        )
+    });
     let java_addr = format!("127.0.0.1:{port}");
     let replica = cluster.broker(
         "replica",
