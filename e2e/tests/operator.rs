@@ -193,8 +193,11 @@ async fn create_resources_and_messages(
     let bg: BrokerGroup = serde_json::from_value(json!({
         "apiVersion": "skylark.io/v1alpha1", "kind": "BrokerGroup",
         "metadata": {"name": BG},
+        // 64 MiB CommitLog files: each broker preallocates two, and 1 GiB
+        // ones would put 6 GB on the test machine's disk.
         "spec": {"replicas": 2, "replicationMode": "async", "flushMode": "async",
-                 "storage": {"size": "1Gi"}},
+                 "storage": {"size": "1Gi"},
+                 "config": {"mappedFileSizeCommitLog": "67108864"}},
     }))?;
     bgs.create(&PostParams::default(), &bg).await?;
     let bg = wait_ready_resource(&bgs, BG, |b| b.status.as_ref().map(|s| &s.conditions)).await?;
