@@ -189,6 +189,30 @@ mod tests {
     }
 
     #[test]
+    fn binary_ext_fields_are_views_of_the_frame() {
+        let mut cmd = RemotingCommand::bare_request(RequestCode::SEND_MESSAGE_V2);
+        cmd.serialize_type = SerializeType::RocketMq;
+        cmd.set_ext("b", "TopicA");
+        let mut buf = frame_of(&cmd);
+        let frame = buf.as_ptr_range();
+        let (start, end) = (frame.start as usize, frame.end as usize);
+        let got = RemotingCodec::default().decode(&mut buf).unwrap().unwrap();
+        let value = got
+            .ext_fields
+            .as_ref()
+            .unwrap()
+            .get_text("b")
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&value[..], b"TopicA");
+        let at = value.as_ptr() as usize;
+        assert!(
+            start <= at && at + value.len() <= end,
+            "copied out of the frame"
+        );
+    }
+
+    #[test]
     fn waits_for_partial_frames_and_decodes_pipelined_ones() {
         let a = RemotingCommand::bare_request(RequestCode::HEART_BEAT).with_opaque(1);
         let b = RemotingCommand::bare_request(RequestCode::PULL_MESSAGE).with_opaque(2);

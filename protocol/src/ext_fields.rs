@@ -33,7 +33,7 @@ impl ExtFields {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|(k, _)| k.as_str() == key)
+            .find(|(k, _)| k.as_bytes() == key.as_bytes())
             .map(|(_, v)| v.as_str())
     }
 
@@ -42,7 +42,7 @@ impl ExtFields {
     pub fn get_text(&self, key: &str) -> Option<&Text> {
         self.entries
             .iter()
-            .find(|(k, _)| k.as_str() == key)
+            .find(|(k, _)| k.as_bytes() == key.as_bytes())
             .map(|(_, v)| v)
     }
 
@@ -67,7 +67,10 @@ impl ExtFields {
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let i = self.entries.iter().position(|(k, _)| k.as_str() == key)?;
+        let i = self
+            .entries
+            .iter()
+            .position(|(k, _)| k.as_bytes() == key.as_bytes())?;
         Some(self.entries.remove(i).1.into_string())
     }
 

@@ -70,6 +70,16 @@ impl Text {
         }
     }
 
+    /// The UTF-8 bytes, without re-checking them (lookups compare these).
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Static(s) => s.as_bytes(),
+            Repr::Shared(b) => b,
+            Repr::Inline { len, buf } => &buf[..usize::from(*len)],
+            Repr::Owned(s) => s.as_bytes(),
+        }
+    }
+
     /// The bytes as a [`Bytes`]: shared without a copy when this is a view.
     pub fn to_bytes(&self) -> Bytes {
         match &self.0 {
@@ -115,7 +125,7 @@ impl std::ops::Deref for Text {
 
 impl PartialEq for Text {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -123,7 +133,7 @@ impl Eq for Text {}
 
 impl PartialEq<str> for Text {
     fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -171,6 +181,7 @@ mod tests {
         for (t, w) in cases.iter().zip(want) {
             assert_eq!(t.as_str(), w);
             assert_eq!(&t.to_bytes()[..], w.as_bytes());
+            assert_eq!(t.as_bytes(), w.as_bytes());
             assert_eq!(t.clone().into_string(), w);
         }
         assert!(Text::shared(Bytes::from_static(&[0xff])).is_none());

@@ -80,7 +80,7 @@ impl Properties {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
-            .find(|(k, _)| k.as_str() == name)
+            .find(|(k, _)| k.as_bytes() == name.as_bytes())
             .map(|(_, v)| v.as_str())
     }
 
@@ -111,7 +111,10 @@ impl Properties {
 
     /// Removes `name`, keeping the order of the rest, and returns its value.
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        let at = self.pairs.iter().position(|(k, _)| k.as_str() == name)?;
+        let at = self
+            .pairs
+            .iter()
+            .position(|(k, _)| k.as_bytes() == name.as_bytes())?;
         self.raw = None;
         Some(self.pairs.remove(at).1.into_string())
     }
