@@ -149,10 +149,36 @@ async fn install_chart(cluster: &Cluster) -> anyhow::Result<String> {
         holder(l).is_some_and(|h| names.contains(&h))
     })
     .await?;
+    let leader = holder(&lease).unwrap_or_default();
     check(&format!(
-        "Lease {lease_name} held by {} (the other replica waits)",
-        holder(&lease).unwrap_or_default()
+        "Lease {lease_name} held by {leader} (the other replica waits)"
     ));
+
+    // The leader goes (it gives the Lease up on SIGTERM): another replica —
+    // the standby or the Deployment's replacement, whichever asks first —
+    // takes it over, and the rest of the test runs under that one.
+    pods.delete(&leader, &DeleteParams::default()).await?;
+    let lease = wait_for_object(&leases, &lease_name, "another holder", LONG, |l| {
+        holder(l).is_some_and(|h| !h.is_empty() && h != leader)
+    })
+    .await?;
+    let new_leader = holder(&lease).unwrap_or_default();
+    let pod = pods.get_opt(&new_leader).await?;
+    ensure!(
+        pod.is_some_and(|p| p.metadata.deletion_timestamp.is_none()),
+        "the Lease went to {new_leader}, which is not a live operator pod"
+    );
+    check(&format!(
+        "leader {leader} deleted; {new_leader} took the Lease over"
+    ));
+    wait_list(&pods, selector, "2 Ready operator pods again", |ps| {
+        ps.iter()
+            .filter(|p| is_ready(p) && p.metadata.deletion_timestamp.is_none())
+            .count()
+            == 2
+    })
+    .await?;
+    check("the Deployment replaced it: 2 operator pods Ready");
     Ok(addrs.join(";"))
 }
 
