@@ -12,11 +12,11 @@ mod offsets;
 
 use std::time::Duration;
 
+use skylark_protocol::body::DelayOffsetSerializeWrapper;
 use skylark_protocol::message::property::{
     REAL_QUEUE_ID, REAL_TOPIC, TIMER_DELAY_MS, TIMER_DELAY_SEC, TIMER_DELIVER_MS,
 };
 use skylark_protocol::message::topic::RMQ_SYS_SCHEDULE_TOPIC;
-use skylark_protocol::body::DelayOffsetSerializeWrapper;
 use skylark_protocol::message::{MessageVersion, StoredMessage, TransactionType};
 use skylark_store::MessageStore;
 

@@ -249,6 +249,9 @@ async fn replicas_do_not_deliver() {
     assert!(!task.is_finished());
     assert_eq!(broker.schedule.offsets.get(1), 0, "nothing delivered");
     stop.send(true).unwrap();
-    tokio::time::timeout(HANG_GUARD, task).await.unwrap().unwrap();
+    tokio::time::timeout(HANG_GUARD, task)
+        .await
+        .unwrap()
+        .unwrap();
     broker.store.shutdown();
 }
