@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use super::allocate::{AllocateMessageQueueAveragely, AllocateStrategy};
 use super::broker_api;
 use super::message_ext::MessageExt;
-use super::offset_store::{LocalFileOffsetStore, OffsetStore, RemoteBrokerOffsetStore};
+use super::offset_store::OffsetStore;
 use super::process_queue::ProcessQueue;
 use super::registry;
 use super::subscription::{MessageSelector, build_subscription, now_millis};
@@ -68,7 +68,7 @@ pub struct LitePullConsumerConfig {
     pub broker_suspend_max_time: Duration,
     /// Client-side timeout of a held pull (30 s).
     pub consumer_timeout_when_suspend: Duration,
-    /// Directory of broadcasting offsets; [`LocalFileOffsetStore::default_dir`] when `None`.
+    /// Directory of broadcasting offsets; `LocalFileOffsetStore::default_dir()` when `None`.
     pub offset_store_dir: Option<PathBuf>,
 }
 
@@ -258,23 +258,13 @@ impl LitePullConsumer {
                 instance.client_id()
             )));
         }
-        let offsets = match self.config.message_model {
-            MessageModel::Clustering => OffsetStore::Remote(RemoteBrokerOffsetStore::new(
-                instance.clone(),
-                &self.config.group,
-            )),
-            MessageModel::Broadcasting => {
-                let dir = self
-                    .config
-                    .offset_store_dir
-                    .clone()
-                    .unwrap_or_else(LocalFileOffsetStore::default_dir);
-                let local =
-                    LocalFileOffsetStore::new(&dir, instance.client_id(), &self.config.group);
-                local.load().await?;
-                OffsetStore::Local(local)
-            }
-        };
+        let offsets = OffsetStore::for_model(
+            self.config.message_model,
+            &instance,
+            &self.config.group,
+            self.config.offset_store_dir.as_deref(),
+        )
+        .await?;
         let (tx, rx) = mpsc::channel(self.config.buffered_batches.max(1));
         let lite = Arc::new(Lite {
             config: self.config.clone(),

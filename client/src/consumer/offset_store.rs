@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use skylark_protocol::body::{Body, KeyStyle, MessageQueue, OffsetSerializeWrapper};
+use skylark_protocol::body::{Body, KeyStyle, MessageModel, MessageQueue, OffsetSerializeWrapper};
 
 use super::broker_api;
 use crate::error::ClientError;
@@ -59,6 +59,28 @@ impl Table {
 }
 
 impl OffsetStore {
+    /// The store a consumer of `model` uses: the broker for clustering, a
+    /// loaded `offsets.json` under `dir` (default [`LocalFileOffsetStore::default_dir`])
+    /// for broadcasting.
+    pub async fn for_model(
+        model: MessageModel,
+        instance: &ClientInstance,
+        group: &str,
+        dir: Option<&Path>,
+    ) -> Result<Self, ClientError> {
+        Ok(match model {
+            MessageModel::Clustering => {
+                Self::Remote(RemoteBrokerOffsetStore::new(instance.clone(), group))
+            }
+            MessageModel::Broadcasting => {
+                let dir = dir.map_or_else(LocalFileOffsetStore::default_dir, Path::to_path_buf);
+                let local = LocalFileOffsetStore::new(&dir, instance.client_id(), group);
+                local.load().await?;
+                Self::Local(local)
+            }
+        })
+    }
+
     fn table(&self) -> &Table {
         match self {
             Self::Remote(r) => &r.table,

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::allocate::{AllocateMessageQueueAveragely, AllocateStrategy};
 use super::listener::{MessageListenerConcurrently, MessageListenerOrderly};
-use super::offset_store::{LocalFileOffsetStore, OffsetStore, RemoteBrokerOffsetStore};
+use super::offset_store::OffsetStore;
 use super::process_queue::ProcessQueue;
 use super::subscription::{MessageSelector, build_subscription, now_millis};
 use super::{rebalance, registry};
@@ -72,7 +72,7 @@ pub struct PushConsumerConfig {
     pub broker_suspend_max_time: Duration,
     /// Client-side timeout of a held pull (30 s).
     pub consumer_timeout_when_suspend: Duration,
-    /// Directory of broadcasting offsets; [`LocalFileOffsetStore::default_dir`] when `None`.
+    /// Directory of broadcasting offsets; `LocalFileOffsetStore::default_dir()` when `None`.
     pub offset_store_dir: Option<PathBuf>,
     /// How long shutdown waits for running listener calls.
     pub await_termination: Duration,
@@ -340,23 +340,13 @@ impl PushConsumer {
                 Arc::new(build_subscription(&retry, &MessageSelector::all())?),
             );
         }
-        let offsets = match self.config.message_model {
-            MessageModel::Clustering => OffsetStore::Remote(RemoteBrokerOffsetStore::new(
-                instance.clone(),
-                &self.config.group,
-            )),
-            MessageModel::Broadcasting => {
-                let dir = self
-                    .config
-                    .offset_store_dir
-                    .clone()
-                    .unwrap_or_else(LocalFileOffsetStore::default_dir);
-                let local =
-                    LocalFileOffsetStore::new(&dir, instance.client_id(), &self.config.group);
-                local.load().await?;
-                OffsetStore::Local(local)
-            }
-        };
+        let offsets = OffsetStore::for_model(
+            self.config.message_model,
+            &instance,
+            &self.config.group,
+            self.config.offset_store_dir.as_deref(),
+        )
+        .await?;
         let shared = Arc::new(Shared {
             permits: Arc::new(Semaphore::new(self.config.consume_thread_max)),
             config: self.config.clone(),
