@@ -16,7 +16,6 @@ use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use serde_json::json;
@@ -26,6 +25,9 @@ use skylark_e2e::{Cluster, ClusterOptions, helm, wait_for_object, wait_until};
 use skylark_operator::crd::{BrokerGroup, ConsumerGroup, Topic};
 
 use operator_support::messages::{self, Placement};
+use operator_support::status::{
+    commit_log_offset, holder, master_addr, roles, wait_list, wait_offset, wait_ready_resource,
+};
 
 const NS: &str = "skylark-e2e";
 /// The release name; the chart's resources are then named `skylark-*`.
@@ -182,31 +184,6 @@ async fn install_chart(cluster: &Cluster) -> anyhow::Result<String> {
     Ok(addrs.join(";"))
 }
 
-fn holder(lease: &Lease) -> Option<String> {
-    lease.spec.as_ref()?.holder_identity.clone()
-}
-
-async fn wait_list(
-    pods: &Api<Pod>,
-    selector: &str,
-    what: &str,
-    pred: impl Fn(&[Pod]) -> bool,
-) -> anyhow::Result<Vec<Pod>> {
-    let lp = ListParams::default().labels(selector);
-    let deadline = std::time::Instant::now() + LONG;
-    loop {
-        let found = pods.list(&lp).await?.items;
-        if pred(&found) {
-            return Ok(found);
-        }
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 // ---------------------------------------------------------------- steps 2-3
 
 async fn create_resources_and_messages(
@@ -321,49 +298,6 @@ async fn create_resources_and_messages(
         started.elapsed()
     ));
     Ok(sent)
-}
-
-/// Waits for Ready=True observed at the object's current generation.
-async fn wait_ready_resource<K>(
-    api: &Api<K>,
-    name: &str,
-    conditions: impl Fn(&K) -> Option<&Vec<Condition>>,
-) -> anyhow::Result<K>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    Ok(
-        wait_for_object(api, name, "Ready=True at its generation", LONG, |obj| {
-            let generation = obj.meta().generation;
-            conditions(obj).is_some_and(|cs| {
-                cs.iter().any(|c| {
-                    c.type_ == "Ready" && c.status == "True" && c.observed_generation == generation
-                })
-            })
-        })
-        .await?,
-    )
-}
-
-fn roles(bg: &BrokerGroup) -> BTreeMap<String, String> {
-    bg.status
-        .iter()
-        .flat_map(|s| &s.brokers)
-        .map(|b| (b.pod.clone(), b.role.clone()))
-        .collect()
-}
-
-/// The master pod's broker address (`podIP:10911`).
-async fn master_addr(bgs: &Api<BrokerGroup>) -> anyhow::Result<String> {
-    let bg = bgs.get(BG).await?;
-    let status = bg.status.context("no status")?;
-    let master = status.master.clone().context("no master")?;
-    status
-        .brokers
-        .iter()
-        .find(|b| b.pod == master)
-        .and_then(|b| b.address.clone())
-        .with_context(|| format!("no address for {master}: {status:?}"))
 }
 
 // ---------------------------------------------------------------- step 4
@@ -554,26 +488,6 @@ async fn rolling_update(cluster: &Cluster, namesrv: &str) -> anyhow::Result<()> 
         "bg-0's CommitLog offset {after} >= {offset_before:?} before the roll (its volume was kept)"
     ));
     Ok(())
-}
-
-fn commit_log_offset(bg: &BrokerGroup, pod: &str) -> Option<i64> {
-    bg.status
-        .as_ref()?
-        .brokers
-        .iter()
-        .find(|b| b.pod == pod)?
-        .commit_log_max_offset
-}
-
-/// Waits until the status reports `pod`'s CommitLog offset at least `min`.
-async fn wait_offset(bgs: &Api<BrokerGroup>, pod: &str, min: Option<i64>) -> anyhow::Result<i64> {
-    let min = min.context("no CommitLog offset in the status before")?;
-    ensure!(min > 0, "CommitLog offset {min} before: nothing was stored");
-    let bg = wait_for_object(bgs, BG, "the CommitLog offset back", LONG, |b| {
-        commit_log_offset(b, pod).is_some_and(|o| o >= min)
-    })
-    .await?;
-    Ok(commit_log_offset(&bg, pod).unwrap_or_default())
 }
 
 // ---------------------------------------------------------------- step 8

@@ -1,6 +1,7 @@
 //! Helpers of the operator end-to-end test.
 
 pub(crate) mod messages;
+pub(crate) mod status;
 
 use std::path::Path;
 
