@@ -205,6 +205,22 @@ pub(crate) async fn invoke(
     client.invoke(addr, request, REQUEST_GUARD).await.unwrap()
 }
 
+/// [`invoke`], asserting that `addr` answered SUCCESS (its remark in the failure).
+pub(crate) async fn invoke_ok(
+    client: &RemotingClient,
+    addr: &str,
+    request: RemotingCommand,
+) -> RemotingCommand {
+    let response = invoke(client, addr, request).await;
+    assert_eq!(
+        response.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        response.remark
+    );
+    response
+}
+
 /// SEND_MESSAGE_V2 of `body` to `topic`/`queue_id` at `addr`.
 pub(crate) async fn send(
     client: &RemotingClient,
@@ -285,18 +301,12 @@ pub(crate) async fn create_topic(client: &RemotingClient, addr: &str, topic: &st
         force: None,
         broker_name: None,
     };
-    let response = invoke(
+    invoke_ok(
         client,
         addr,
         RemotingCommand::request(RequestCode::UPDATE_AND_CREATE_TOPIC, &header),
     )
     .await;
-    assert_eq!(
-        response.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        response.remark
-    );
 }
 
 /// Whether `addr` has `topic`.
@@ -387,18 +397,12 @@ pub(crate) async fn commit_offset(
         commit_offset: offset,
         broker_name: None,
     };
-    let response = invoke(
+    invoke_ok(
         client,
         addr,
         RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET, &header),
     )
     .await;
-    assert_eq!(
-        response.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        response.remark
-    );
 }
 
 /// `group`'s committed offset of `topic`/`queue_id` at `addr`, if any.
@@ -435,30 +439,23 @@ pub(crate) async fn committed_offset(
 /// Creates the subscription group `group` at `addr`.
 pub(crate) async fn create_group(client: &RemotingClient, addr: &str, group: &str) {
     let body = SubscriptionGroupConfig::new(group).encode(KeyStyle::Unquoted);
-    let response = invoke(
+    invoke_ok(
         client,
         addr,
         RemotingCommand::bare_request(RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
             .with_body(body),
     )
     .await;
-    assert_eq!(
-        response.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        response.remark
-    );
 }
 
 /// The subscription groups `addr` has (GET_ALL_SUBSCRIPTIONGROUP_CONFIG).
 pub(crate) async fn group_names(client: &RemotingClient, addr: &str) -> Vec<String> {
-    let response = invoke(
+    let response = invoke_ok(
         client,
         addr,
         RemotingCommand::bare_request(RequestCode::GET_ALL_SUBSCRIPTIONGROUP_CONFIG),
     )
     .await;
-    assert_eq!(response.response_code(), ResponseCode::SUCCESS);
     SubscriptionGroupWrapper::decode(&response.body)
         .unwrap()
         .subscription_group_table
@@ -468,13 +465,12 @@ pub(crate) async fn group_names(client: &RemotingClient, addr: &str) -> Vec<Stri
 
 /// Every delay level's delivery progress at `addr` (GET_ALL_DELAY_OFFSET).
 pub(crate) async fn delay_offsets(client: &RemotingClient, addr: &str) -> BTreeMap<i32, i64> {
-    let response = invoke(
+    let response = invoke_ok(
         client,
         addr,
         RemotingCommand::bare_request(RequestCode::GET_ALL_DELAY_OFFSET),
     )
     .await;
-    assert_eq!(response.response_code(), ResponseCode::SUCCESS);
     DelayOffsetSerializeWrapper::decode(&response.body)
         .unwrap()
         .offset_table
