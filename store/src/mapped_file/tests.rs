@@ -198,3 +198,48 @@ fn read_ahead_brings_a_dropped_range_back_into_the_page_cache() {
     assert_eq!(f.resident_pages(0, half), pages);
     assert!(f.bytes_at(0, size).iter().all(|b| *b == 0x5A));
 }
+
+/// Pages of `f`'s mapping in `[from, to)` that have a page-table entry in
+/// this process (`/proc/self/pagemap` bit 63, readable unprivileged).
+fn mapped_pages(f: &MappedFile, from: usize, to: usize) -> usize {
+    use std::io::{Read, Seek, SeekFrom};
+    let base = f.map.as_ptr() as usize + from;
+    let pages = (to - from) / OS_PAGE_SIZE;
+    let mut pagemap = File::open("/proc/self/pagemap").unwrap();
+    pagemap
+        .seek(SeekFrom::Start((base / OS_PAGE_SIZE * 8) as u64))
+        .unwrap();
+    let mut entries = vec![0u8; pages * 8];
+    pagemap.read_exact(&mut entries).unwrap();
+    entries
+        .chunks_exact(8)
+        .filter(|e| u64::from_le_bytes((*e).try_into().unwrap()) >> 63 == 1)
+        .count()
+}
+
+#[test]
+fn flush_unmaps_the_whole_pages_it_writes_back_and_keeps_their_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 1 << 20;
+    let f = Arc::new(MappedFile::create(dir.path(), 0, size, PREFAULT).unwrap());
+    let len = 5 * OS_PAGE_SIZE + 100;
+    f.append_with(len, 1, |dst, _| {
+        dst.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(mapped_pages(&f, 0, size), size / OS_PAGE_SIZE);
+    assert_eq!(f.flush(0, &Msync).unwrap(), len);
+    // The five whole pages behind the writer leave the mapping; the page it
+    // is still filling and everything ahead of it stay mapped.
+    assert_eq!(mapped_pages(&f, 0, 5 * OS_PAGE_SIZE), 0);
+    assert_eq!(
+        mapped_pages(&f, 5 * OS_PAGE_SIZE, size),
+        size / OS_PAGE_SIZE - 5
+    );
+    // The bytes are still there, in the page cache and on disk.
+    let view = f.slice(0, len).unwrap();
+    assert!(view.iter().enumerate().all(|(i, b)| *b == i as u8));
+    let on_disk = std::fs::read(f.path()).unwrap();
+    assert_eq!(&on_disk[..len], &view[..]);
+}
