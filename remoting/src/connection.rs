@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -567,7 +568,7 @@ fn dispatch<H: RequestHandler>(
     let conn = conn.clone();
     let handler = handler.clone();
     let stats = opts.stats.clone();
-    tokio::spawn(async move {
+    let mut task = Box::pin(async move {
         let _guard = guard;
         let opaque = request.opaque;
         let code = request.code;
@@ -600,4 +601,21 @@ fn dispatch<H: RequestHandler>(
             tracing::debug!(remote = %conn.shared.remote, opaque, code, %error, "response not sent");
         }
     });
+    // Most requests finish at once (an ASYNC_FLUSH send, offsets, routes):
+    // poll once here and answer from the reader, saving a task and a hop
+    // between tasks per request. The rest (a SYNC_FLUSH send waiting for its
+    // flush, a suspended pull) moves to a task of its own, whose first poll
+    // registers the real waker; the no-op waker of this poll may be lost.
+    let mut cx = Context::from_waker(Waker::noop());
+    match std::panic::catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(&mut cx))) {
+        Ok(Poll::Ready(())) => {}
+        Ok(Poll::Pending) => {
+            tokio::spawn(task);
+        }
+        Err(_) => {
+            // The handler's own panics are answered inside; this is the
+            // rest of the task (enqueueing the answer) failing.
+            tracing::error!(remote = %shared.remote, "answering a request panicked");
+        }
+    }
 }
