@@ -1,5 +1,6 @@
 //! `extFields`: the string map that carries a command's typed header.
 
+use crate::pair_pool;
 use crate::text::Text;
 
 /// The `extFields` map of a remoting header.
@@ -22,10 +23,11 @@ impl ExtFields {
         Self::default()
     }
 
-    /// An empty map with room for `n` entries.
+    /// An empty map with room for `n` entries (a recycled vector where this
+    /// thread has one: see [`pair_pool`]).
     pub fn with_capacity(n: usize) -> Self {
         Self {
-            entries: Vec::with_capacity(n),
+            entries: pair_pool::take(n),
         }
     }
 
@@ -56,12 +58,15 @@ impl ExtFields {
     pub fn insert_text(&mut self, key: Text, value: Text) {
         match self.entries.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
-            None => self.entries.push((key, value)),
+            None => self.push(key, value),
         }
     }
 
     /// Appends an entry without checking for an existing key (decoders use it).
     pub(crate) fn push(&mut self, key: Text, value: Text) {
+        if self.entries.capacity() == 0 {
+            self.entries = pair_pool::take(8);
+        }
         self.entries.push((key, value));
     }
 
@@ -90,10 +95,16 @@ impl ExtFields {
     }
 
     /// Merges `other` into `self`, its values winning.
-    pub fn extend(&mut self, other: ExtFields) {
-        for (k, v) in other.entries {
+    pub fn extend(&mut self, mut other: ExtFields) {
+        for (k, v) in other.entries.drain(..) {
             self.insert_text(k, v);
         }
+    }
+}
+
+impl Drop for ExtFields {
+    fn drop(&mut self) {
+        pair_pool::give_back(std::mem::take(&mut self.entries));
     }
 }
 

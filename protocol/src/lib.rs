@@ -19,6 +19,7 @@ pub mod ext_fields;
 mod header_codec;
 pub mod headers;
 pub mod message;
+mod pair_pool;
 pub mod text;
 
 pub use code::{LanguageCode, RequestCode, ResponseCode, SerializeType};

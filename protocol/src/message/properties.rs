@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use bytes::{BufMut, Bytes};
 
 use super::error::{EncodeError, ensure_room};
+use crate::pair_pool;
 use crate::text::Text;
 
 /// Separates a property's name from its value.
@@ -103,6 +104,9 @@ impl Properties {
         match self.pairs.iter_mut().find(|(k, _)| *k == name) {
             Some((_, v)) => Some(std::mem::replace(v, value)),
             None => {
+                if self.pairs.capacity() == 0 {
+                    self.pairs = pair_pool::take(4);
+                }
                 self.pairs.push((name, value));
                 None
             }
@@ -226,7 +230,11 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Properties {
 fn parse_pairs(raw: &Bytes) -> Vec<(Text, Text)> {
     // Room for the pairs and one more (the broker adds CLUSTER): one allocation.
     let count = raw.iter().filter(|&&b| b == PROPERTY_SEPARATOR).count() + 1;
-    let mut pairs = Vec::with_capacity(if raw.is_empty() { 0 } else { count + 1 });
+    let mut pairs = if raw.is_empty() {
+        Vec::new()
+    } else {
+        pair_pool::take(count + 1)
+    };
     for segment in raw.split(|&b| b == PROPERTY_SEPARATOR) {
         let Some(sep) = segment.iter().position(|&b| b == NAME_VALUE_SEPARATOR) else {
             continue;
@@ -262,6 +270,12 @@ fn has_duplicate_names(pairs: &[(Text, Text)]) -> bool {
     }
     let mut seen = HashSet::with_capacity(pairs.len());
     !pairs.iter().all(|(k, _)| seen.insert(k.as_str()))
+}
+
+impl Drop for Properties {
+    fn drop(&mut self) {
+        pair_pool::give_back(std::mem::take(&mut self.pairs));
+    }
 }
 
 /// Keeps each name at its first position with its last value, as a Java map
