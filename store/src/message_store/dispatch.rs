@@ -556,8 +556,8 @@ impl Drop for Dispatcher {
 /// log that is being written: puts made meanwhile do not wake it, and the
 /// next round takes them together. Asking to be woken instead cost a futex
 /// wake by a put and a context switch for nearly every message under a
-/// steady load (a fifth of a broker's CPU at 45,000 sends/s;
-/// store/BENCHMARKS.md). RocketMQ's dispatcher naps 1 ms between rounds.
+/// steady load (a fifth of a broker's CPU samples at 45,000 sends/s;
+/// broker/BENCHMARKS.md). RocketMQ's dispatcher naps 1 ms between rounds.
 const BUSY_NAP: Duration = Duration::from_micros(200);
 
 /// Naps that find nothing new before the dispatcher sleeps until a put wakes
