@@ -46,7 +46,10 @@ pub struct MappedFile {
     path: PathBuf,
     // Kept open for the life of the mapping (and for `fallocate`).
     file: File,
-    map: MmapRaw,
+    map: Arc<MmapRaw>,
+    /// The whole mapping as one [`Bytes`]: [`Self::slice`] hands out
+    /// sub-slices of it, a reference count each instead of an allocation.
+    whole: Bytes,
     from_offset: i64,
     size: usize,
     /// Bytes `[0, wrote)` are published and immutable (except by truncation).
@@ -164,14 +167,19 @@ impl MappedFile {
     }
 
     fn map(path: PathBuf, file: File, from_offset: i64, size: usize, wrote: usize) -> Result<Self> {
-        let map = MmapOptions::new()
-            .len(size)
-            .map_raw(&file)
-            .map_err(|e| StoreError::io("map", &path, e))?;
+        let map = Arc::new(
+            MmapOptions::new()
+                .len(size)
+                .map_raw(&file)
+                .map_err(|e| StoreError::io("map", &path, e))?,
+        );
+        // Made before the file is shared, so before anything writes it.
+        let whole = Bytes::from_owner(WholeMapping(Arc::clone(&map)));
         Ok(Self {
             path,
             file,
             map,
+            whole,
             from_offset,
             size,
             wrote: AtomicUsize::new(wrote),
@@ -463,14 +471,11 @@ impl MappedFile {
         (end <= self.wrote_position()).then(|| self.bytes_at(pos, len))
     }
 
-    /// Published bytes `[pos, pos + len)` as zero-copy [`Bytes`] that keep the mapping alive.
-    pub fn slice(self: &Arc<Self>, pos: usize, len: usize) -> Option<Bytes> {
+    /// Published bytes `[pos, pos + len)` as zero-copy [`Bytes`] that keep the
+    /// mapping alive; no allocation (a dispatched or pulled record is one).
+    pub fn slice(&self, pos: usize, len: usize) -> Option<Bytes> {
         self.read(pos, len)?;
-        Some(Bytes::from_owner(MappedView {
-            file: Arc::clone(self),
-            pos,
-            len,
-        }))
+        Some(self.whole.slice(pos..pos + len))
     }
 
     /// Bytes `[pos, pos + len)` whether published or not, for recovery scans.
@@ -646,19 +651,19 @@ fn reserve_blocks(_file: &File, _size: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// The owner behind [`MappedFile::slice`]: a published range plus the `Arc`
-/// that keeps its mapping alive.
+/// The owner behind [`MappedFile::slice`]'s views: the mapping, kept alive
+/// (and unmapped) with the last view or file holding it.
 #[derive(Debug)]
-struct MappedView {
-    file: Arc<MappedFile>,
-    pos: usize,
-    len: usize,
-}
+struct WholeMapping(Arc<MmapRaw>);
 
-impl AsRef<[u8]> for MappedView {
+impl AsRef<[u8]> for WholeMapping {
     fn as_ref(&self) -> &[u8] {
-        // Checked to be published when the view was made.
-        self.file.bytes_at(self.pos, self.len)
+        // SAFETY: the mapping is live while `self` is. `Bytes::from_owner`
+        // calls this once, in `MappedFile::map`, before the file is shared and
+        // written; later views are sub-slices made by `MappedFile::slice`,
+        // which only ever covers published bytes, never written again (the
+        // module's invariant).
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr(), self.0.len()) }
     }
 }
 

@@ -243,3 +243,20 @@ fn flush_unmaps_the_whole_pages_it_writes_back_and_keeps_their_bytes() {
     let on_disk = std::fs::read(f.path()).unwrap();
     assert_eq!(&on_disk[..len], &view[..]);
 }
+
+#[test]
+fn views_keep_the_mapping_alive_after_the_file_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = MappedFile::create(dir.path(), 0, 1 << 16, RESERVE).unwrap();
+    f.append_with(6, 1, |dst, _| {
+        dst.copy_from_slice(b"abcdef");
+        Ok(())
+    })
+    .unwrap();
+    let (a, b) = (f.slice(0, 3).unwrap(), f.slice(3, 3).unwrap());
+    assert_eq!(f.slice(4, 3), None, "past the write position");
+    f.delete().unwrap();
+    drop(f);
+    assert_eq!((&a[..], &b[..]), (&b"abc"[..], &b"def"[..]));
+    assert_eq!(&a.slice(1..)[..], b"bc");
+}
