@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use skylark_broker::{Broker, BrokerConfig, BrokerHandle};
+use skylark_broker::{Broker, BrokerConfig, BrokerError, BrokerHandle};
 use skylark_protocol::headers::pull::PullMessageRequestHeader;
 use skylark_protocol::headers::send::SendMessageRequestHeaderV2;
 use skylark_protocol::message::{Properties, PullSysFlag, StoredMessage, record};
@@ -65,8 +65,26 @@ impl TestBroker {
             ha_listen_port: 0,
             ..MessageStoreConfig::with_root(dir.path())
         };
+        let ours = config.listen_port;
         tweak(&mut config);
-        let handle = Broker::start(config).await.unwrap();
+        let mut retries = 0;
+        let handle = loop {
+            match Broker::start(config.clone()).await {
+                Ok(handle) => break handle,
+                // A port `free_port` released can be taken (by another test's
+                // outgoing connection) before the broker binds it: new ports,
+                // unless the test chose its own.
+                Err(BrokerError::Remoting(error)) if retries < 3 && config.listen_port == ours => {
+                    retries += 1;
+                    eprintln!("test broker could not bind ({error}); retrying on other ports");
+                    config.listen_port = free_port();
+                    config
+                        .set("fastListenPort", &free_port().to_string())
+                        .unwrap();
+                }
+                Err(error) => panic!("test broker did not start: {error}"),
+            }
+        };
         assert!(handle.wait_ready(HANG_GUARD).await);
         let addr = handle.local_addr().to_string();
         Self {
