@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::assert_success;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -153,12 +154,7 @@ async fn failover(replica_crashes_first: bool) {
         refused.remark
     );
     let promoted = promote(&client, &b.addr, 2).await;
-    assert_eq!(
-        promoted.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        promoted.remark
-    );
+    assert_success(&promoted);
     let b_status = status(&client, &b.addr, None).await;
     assert_eq!(
         (b_status.role.as_str(), b_status.epoch, b_status.writable),
@@ -216,12 +212,7 @@ async fn failover(replica_crashes_first: bool) {
         send_request(TOPIC, 0, delayed, b"delayed after failover"),
     )
     .await;
-    assert_eq!(
-        response.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        response.remark
-    );
+    assert_success(&response);
     eventually("the new master delivered the delayed message", || async {
         queue_bodies(&client, &b.addr, TOPIC, 0)
             .await
@@ -248,12 +239,7 @@ async fn failover(replica_crashes_first: bool) {
         &[sync_flush, ("slaveReadEnable", "true".to_owned())],
     );
     let followed = follow(&client, &a.addr, &b.addr, 2).await;
-    assert_eq!(
-        followed.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        followed.remark
-    );
+    assert_success(&followed);
     let stale = follow(&client, &a.addr, &b.addr, 1).await;
     assert_eq!(
         stale.response_code(),

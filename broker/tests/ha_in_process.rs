@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::assert_success;
 
 use std::time::Duration;
 
@@ -129,12 +130,7 @@ async fn a_sync_master_answers_a_send_back_once_its_replica_holds_the_copy() {
     };
     let request = RemotingCommand::request(RequestCode::CONSUMER_SEND_MSG_BACK, &back);
     let answer = answered_after_the_replica(&master, &proxy, request).await;
-    assert_eq!(
-        answer.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        answer.remark
-    );
+    assert_success(&answer);
     // The replica holds everything the master acknowledged.
     let end = master.handle.broker().store().commit_log_max_offset();
     assert!(replica.handle.broker().store().commit_log_max_offset() >= end);
@@ -157,12 +153,7 @@ async fn a_sync_master_answers_a_commit_once_its_replica_holds_the_message() {
     assert_eq!(half.response_code(), ResponseCode::SUCCESS);
     let request = end_after_send(&half, TRANSACTION_COMMIT_TYPE);
     let answer = answered_after_the_replica(&master, &proxy, request).await;
-    assert_eq!(
-        answer.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        answer.remark
-    );
+    assert_success(&answer);
     master.wait_dispatched();
     let store = master.handle.broker().store();
     assert_eq!(store.max_offset("SyncTx", 0), 1, "the commit is stored");
@@ -213,12 +204,7 @@ async fn timer_read_time(broker: &TestBroker) -> i64 {
             RequestCode::GET_TIMER_CHECK_POINT,
         ))
         .await;
-    assert_eq!(
-        answer.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        answer.remark
-    );
+    assert_success(&answer);
     assert_eq!(
         answer.body.len(),
         56,

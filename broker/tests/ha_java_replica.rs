@@ -8,12 +8,12 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::assert_success;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use skylark_protocol::ResponseCode;
 use skylark_remoting::RemotingClient;
 use skylark_testkit::java::{HARNESS_TIMEOUT, java_available};
 use skylark_testkit::process::{ChildProcess, StderrTo};
@@ -139,12 +139,7 @@ async fn rocketmq_java_broker_replicates_a_skylark_master() {
         let queue = i32::try_from(i).unwrap() % QUEUES;
         let body = format!("to java {i} {}", "j".repeat(2500 + i % 113));
         let response = send(&client, &master.addr, TOPIC, queue, body.as_bytes()).await;
-        assert_eq!(
-            response.response_code(),
-            ResponseCode::SUCCESS,
-            "{:?}",
-            response.remark
-        );
+        assert_success(&response);
         counts[queue as usize] += 1;
     }
 
@@ -230,12 +225,7 @@ async fn skylark_replica_follows_a_rocketmq_java_master() {
         let queue = i32::try_from(i).unwrap() % QUEUES;
         let body = format!("from java {i} {}", "k".repeat(2500 + i % 113));
         let response = send(&client, &java_addr, TOPIC, queue, body.as_bytes()).await;
-        assert_eq!(
-            response.response_code(),
-            ResponseCode::SUCCESS,
-            "{:?}",
-            response.remark
-        );
+        assert_success(&response);
         counts[queue as usize] += 1;
     }
     for (queue, &count) in counts.iter().enumerate() {

@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::assert_success;
 
 use skylark_protocol::ResponseCode;
 use skylark_remoting::RemotingClient;
@@ -33,6 +34,25 @@ async fn writable(client: &RemotingClient, node: &HaNode) -> bool {
         status.writable
     );
     code == ResponseCode::SUCCESS
+}
+
+/// Waits until the old master `a` has learnt epoch 2, then checks that it
+/// says FENCED and refuses a send; the refusal's remark.
+async fn fenced_at_epoch_2(client: &RemotingClient, a: &HaNode) -> String {
+    eventually("the old master learnt epoch 2", || async {
+        status(client, &a.addr, None).await.epoch == 2
+    })
+    .await;
+    let a_status = status(client, &a.addr, None).await;
+    assert_eq!(
+        (a_status.role.as_str(), a_status.writable),
+        ("FENCED", false)
+    );
+    let (code, _, remark) = try_send(client, &a.addr, TOPIC, 0, b"to the old master")
+        .await
+        .unwrap();
+    assert_eq!(code, ResponseCode::SERVICE_NOT_AVAILABLE, "{remark}");
+    remark
 }
 
 /// A master and its replica, the topic on both, the replica caught up.
@@ -69,30 +89,13 @@ async fn a_cut_off_master_is_fenced_by_the_new_epoch_and_stays_fenced() {
     // The partition: the master is frozen; the replica is promoted.
     a.signal(libc::SIGSTOP);
     let promoted = promote(&client, &b.addr, 2).await;
-    assert_eq!(
-        promoted.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        promoted.remark
-    );
+    assert_success(&promoted);
     assert!(writable(&client, &b).await);
 
     // The old master runs again: the new master's notice of epoch 2 (sent
     // while it was frozen) fences it before anyone asks it anything.
     a.signal(libc::SIGCONT);
-    eventually("the old master learnt epoch 2", || async {
-        status(&client, &a.addr, None).await.epoch == 2
-    })
-    .await;
-    let a_status = status(&client, &a.addr, None).await;
-    assert_eq!(
-        (a_status.role.as_str(), a_status.writable),
-        ("FENCED", false)
-    );
-    let (code, _, remark) = try_send(&client, &a.addr, TOPIC, 0, b"to the old master")
-        .await
-        .unwrap();
-    assert_eq!(code, ResponseCode::SERVICE_NOT_AVAILABLE, "{remark}");
+    let remark = fenced_at_epoch_2(&client, &a).await;
     assert!(
         remark.contains("fenced") && remark.contains("epoch 2"),
         "{remark}"
@@ -117,12 +120,7 @@ async fn a_cut_off_master_is_fenced_by_the_new_epoch_and_stays_fenced() {
 
     // Pointed at the new master it becomes its replica; still one writable master.
     let followed = follow(&client, &a.addr, &b.addr, 2).await;
-    assert_eq!(
-        followed.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        followed.remark
-    );
+    assert_success(&followed);
     let b_end = status(&client, &b.addr, None).await.commit_log_max_offset;
     eventually("the old master caught up as a replica", || async {
         status(&client, &a.addr, None).await.commit_log_max_offset >= b_end
@@ -242,25 +240,8 @@ async fn a_sync_master_cut_from_its_replica_never_acknowledges_beside_the_new_ma
 
     // The replica is promoted at epoch 2; it tells a, which the cut spares.
     let promoted = promote(&client, &b.addr, 2).await;
-    assert_eq!(
-        promoted.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        promoted.remark
-    );
-    eventually("the old master learnt epoch 2", || async {
-        status(&client, &a.addr, None).await.epoch == 2
-    })
-    .await;
-    let a_status = status(&client, &a.addr, None).await;
-    assert_eq!(
-        (a_status.role.as_str(), a_status.writable),
-        ("FENCED", false)
-    );
-    let (code, _, remark) = try_send(&client, &a.addr, TOPIC, 0, b"to the old master")
-        .await
-        .unwrap();
-    assert_eq!(code, ResponseCode::SERVICE_NOT_AVAILABLE, "{remark}");
+    assert_success(&promoted);
+    fenced_at_epoch_2(&client, &a).await;
     assert!(writable(&client, &b).await, "the new master takes writes");
 
     // Every acknowledged write is on the new master; none of the old
@@ -278,12 +259,7 @@ async fn a_sync_master_cut_from_its_replica_never_acknowledges_beside_the_new_ma
     // Told to follow the new master, a cuts its unacknowledged tail and
     // holds exactly what b holds.
     let followed = follow(&client, &a.addr, &b.addr, 2).await;
-    assert_eq!(
-        followed.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        followed.remark
-    );
+    assert_success(&followed);
     let b_end = status(&client, &b.addr, None).await.commit_log_max_offset;
     eventually("the old master caught up as a replica", || async {
         status(&client, &a.addr, None).await.commit_log_max_offset == b_end

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::assert_success;
 
 use skylark_protocol::ResponseCode;
 use skylark_protocol::headers::pull::PullMessageResponseHeader;
@@ -185,12 +186,7 @@ async fn sync_master_acknowledges_what_a_replica_holds_and_survives_its_crash() 
     for i in 0..50 {
         let body = format!("sync {i}");
         let response = send(&client, &master.addr, TOPIC, 1, body.as_bytes()).await;
-        assert_eq!(
-            response.response_code(),
-            ResponseCode::SUCCESS,
-            "{:?}",
-            response.remark
-        );
+        assert_success(&response);
     }
     let master_bytes = pull_all(&client, &master.addr, TOPIC, 1, 50).await;
     assert!(master_bytes == pull_all(&client, &replica.addr, TOPIC, 1, 50).await);

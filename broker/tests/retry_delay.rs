@@ -9,6 +9,7 @@
 //! against the monotonic one), and must arrive within 10 s of it.
 
 mod support;
+use support::assert_success;
 
 use std::time::{Duration, Instant};
 
@@ -40,12 +41,7 @@ async fn a_level_one_message_arrives_after_a_second() {
     let broker = TestBroker::start(|_| {}).await;
     let sent = Instant::now();
     let response = broker.send_delayed("Delayed", 1, 1, "d1").await;
-    assert_eq!(
-        response.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        response.remark
-    );
+    assert_success(&response);
     // Not in its real queue yet.
     assert!(broker.nothing_at("G", "Delayed", 1, 0).await);
 
@@ -75,12 +71,7 @@ async fn a_delayed_message_survives_a_restart_and_is_delivered_once() {
     let sent = Instant::now();
     // Level 2 waits 5 s: the broker is stopped long before.
     let response = broker.send_delayed("Restarted", 0, 2, "r1").await;
-    assert_eq!(
-        response.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        response.remark
-    );
+    assert_success(&response);
     assert!(broker.nothing_at("G", "Restarted", 0, 0).await);
     let dir = broker.stop().await;
     assert!(
@@ -121,12 +112,7 @@ async fn failed_messages_are_retried_then_dead_lettered() {
     let response = broker
         .send_back(original.physical_offset, "CG", 0, Some(2))
         .await;
-    assert_eq!(
-        response.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        response.remark
-    );
+    assert_success(&response);
     assert!(broker.nothing_at("CG", "%RETRY%CG", 0, 0).await);
     let (retried, arrived) = broker.pull_until_found("CG", "%RETRY%CG", 0, 0).await;
     assert_delivered_in_time(failed, arrived, Duration::from_secs(1));

@@ -10,6 +10,7 @@
 //! [`LATE`] of it.
 
 mod support;
+use support::assert_success;
 
 use std::collections::HashSet;
 
@@ -39,15 +40,6 @@ fn assert_in_time(m: &StoredMessage, deliver_ms: i64) {
         "{:?} stored {} ms after its deliver time",
         m.uniq_key(),
         m.store_timestamp - deliver_ms
-    );
-}
-
-fn assert_success(response: &skylark_protocol::RemotingCommand) {
-    assert_eq!(
-        response.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        response.remark
     );
 }
 

@@ -6,6 +6,7 @@
 //! survives a restart.
 
 mod support;
+use support::assert_success;
 
 use skylark_protocol::headers::send::SendMessageResponseHeader;
 use skylark_protocol::headers::transaction::{
@@ -66,12 +67,7 @@ async fn a_committed_half_reaches_consumers_and_a_rolled_back_one_never_does() {
         b"commit me",
     )
     .await;
-    assert_eq!(
-        sent.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        sent.remark
-    );
+    assert_success(&sent);
     let header = sent_header(&sent);
     assert_eq!(header.transaction_id.as_deref(), Some("UNIQ-C"));
     assert_eq!((header.queue_id, header.queue_offset), (1, 0));
@@ -96,12 +92,7 @@ async fn a_committed_half_reaches_consumers_and_a_rolled_back_one_never_does() {
     let ended = broker
         .invoke(end_after_send(&sent, TRANSACTION_COMMIT_TYPE))
         .await;
-    assert_eq!(
-        ended.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        ended.remark
-    );
+    assert_success(&ended);
     let pulled = broker.pull("G", "TxT", 1, 0, "*", 5_000).await;
     assert_eq!(pulled.response_code(), ResponseCode::SUCCESS);
     let got = records(&pulled);
@@ -133,12 +124,7 @@ async fn a_committed_half_reaches_consumers_and_a_rolled_back_one_never_does() {
     let ended = broker
         .invoke(end_after_send(&sent, TRANSACTION_ROLLBACK_TYPE))
         .await;
-    assert_eq!(
-        ended.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        ended.remark
-    );
+    assert_success(&ended);
     let ops = stored(&broker, RMQ_SYS_TRANS_OP_HALF_TOPIC, 0, 0);
     assert_eq!(ops.len(), 2);
     assert_eq!(&ops[1].body[..], b"1,");

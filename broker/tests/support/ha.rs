@@ -21,6 +21,8 @@ use skylark_protocol::headers::{CreateTopicRequestHeader, GetTopicConfigRequestH
 use skylark_protocol::message::Properties;
 use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use skylark_remoting::RemotingClient;
+
+use super::assert_success;
 use skylark_testkit::binary::skylark_binary;
 use skylark_testkit::skylark::{
     Skylark, SkylarkCommand, free_broker_ports, free_ports, start_retrying,
@@ -212,12 +214,7 @@ pub(crate) async fn invoke_ok(
     request: RemotingCommand,
 ) -> RemotingCommand {
     let response = invoke(client, addr, request).await;
-    assert_eq!(
-        response.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        response.remark
-    );
+    assert_success(&response);
     response
 }
 

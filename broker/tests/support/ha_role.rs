@@ -14,20 +14,14 @@ use skylark_protocol::message::{Properties, record};
 use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use skylark_remoting::RemotingClient;
 
-use super::ha::{invoke, pull};
+use super::ha::{invoke, invoke_ok, pull};
 use super::send_request;
 
 /// HA_STATUS of `addr`; with `epoch`, telling it that epoch.
 pub(crate) async fn status(client: &RemotingClient, addr: &str, epoch: Option<i32>) -> HaStatus {
     let request =
         RemotingCommand::request(RequestCode::HA_STATUS, &HaStatusRequestHeader { epoch });
-    let response = invoke(client, addr, request).await;
-    assert_eq!(
-        response.response_code(),
-        ResponseCode::SUCCESS,
-        "{:?}",
-        response.remark
-    );
+    let response = invoke_ok(client, addr, request).await;
     HaStatus::decode(&response.body).unwrap()
 }
 

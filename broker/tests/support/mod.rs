@@ -17,13 +17,24 @@ use skylark_broker::{Broker, BrokerConfig, BrokerError, BrokerHandle};
 use skylark_protocol::headers::pull::PullMessageRequestHeader;
 use skylark_protocol::headers::send::SendMessageRequestHeaderV2;
 use skylark_protocol::message::{Properties, PullSysFlag, StoredMessage, record};
-use skylark_protocol::{RemotingCommand, RequestCode};
+use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use skylark_remoting::RemotingClient;
 use skylark_store::config::MessageStoreConfig;
 use tempfile::TempDir;
 
 /// Generous guard against hangs; no test waits this long when it passes.
 pub(crate) const HANG_GUARD: Duration = Duration::from_secs(30);
+
+/// Asserts that `response` is SUCCESS, with its remark in the failure.
+#[track_caller]
+pub(crate) fn assert_success(response: &RemotingCommand) {
+    assert_eq!(
+        response.response_code(),
+        ResponseCode::SUCCESS,
+        "{:?}",
+        response.remark
+    );
+}
 
 /// A free loopback port (bound and released).
 pub(crate) fn free_port() -> u16 {
