@@ -20,10 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use skylark_protocol::ResponseCode;
 use skylark_protocol::message::Properties;
 use skylark_remoting::RemotingClient;
-use support::ha::{
-    GROUP, HaCluster, commit_log_bytes, create_topic, eventually, has_topic, invoke, route,
-};
-use support::ha_role::{follow, promote, queue_bodies, status, try_send};
+use support::ha::{GROUP, HaCluster, commit_log_bytes, eventually, invoke, route};
+use support::ha_role::{create_topic_in_sync, follow, promote, queue_bodies, status, try_send};
 use support::send_request;
 
 const TOPIC: &str = "FailoverTopic";
@@ -86,19 +84,7 @@ async fn failover(replica_crashes_first: bool) {
         &[("haMasterAddress", a.ha_addr.clone()), sync_flush.clone()],
     );
     let client = RemotingClient::default();
-    create_topic(&client, &a.addr, TOPIC, QUEUES).await;
-    eventually("the replica copied the topic", || {
-        has_topic(&client, &b.addr, TOPIC)
-    })
-    .await;
-    eventually("the master has an in-sync replica", || async {
-        status(&client, &a.addr, None)
-            .await
-            .replicas
-            .iter()
-            .any(|r| r.in_sync)
-    })
-    .await;
+    create_topic_in_sync(&client, &a.addr, &b.addr, TOPIC, QUEUES).await;
     let before = status(&client, &a.addr, None).await;
     assert_eq!(
         (before.role.as_str(), before.epoch, before.writable),

@@ -15,7 +15,7 @@ use support::assert_success;
 use skylark_protocol::ResponseCode;
 use skylark_remoting::RemotingClient;
 use support::ha::{HaCluster, HaNode, commit_log_bytes, create_topic, eventually, has_topic};
-use support::ha_role::{follow, promote, queue_bodies, status, try_send};
+use support::ha_role::{create_topic_in_sync, follow, promote, queue_bodies, status, try_send};
 use support::proxy::CutProxy;
 
 const TOPIC: &str = "PartitionTopic";
@@ -201,19 +201,7 @@ async fn a_sync_master_cut_from_its_replica_never_acknowledges_beside_the_new_ma
         "SLAVE",
         &[("haMasterAddress", proxy.addr().to_owned())],
     );
-    create_topic(&client, &a.addr, TOPIC, 1).await;
-    eventually("the replica copied the topic", || {
-        has_topic(&client, &b.addr, TOPIC)
-    })
-    .await;
-    eventually("the replica is in sync", || async {
-        status(&client, &a.addr, None)
-            .await
-            .replicas
-            .iter()
-            .any(|r| r.in_sync)
-    })
-    .await;
+    create_topic_in_sync(&client, &a.addr, &b.addr, TOPIC, 1).await;
     let mut acknowledged = Vec::new();
     for i in 0..10 {
         let body = format!("acked-{i}").into_bytes();

@@ -14,7 +14,7 @@ use skylark_protocol::message::{Properties, record};
 use skylark_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use skylark_remoting::RemotingClient;
 
-use super::ha::{invoke, invoke_ok, pull};
+use super::ha::{create_topic, eventually, has_topic, invoke, invoke_ok, pull};
 use super::send_request;
 
 /// HA_STATUS of `addr`; with `epoch`, telling it that epoch.
@@ -23,6 +23,30 @@ pub(crate) async fn status(client: &RemotingClient, addr: &str, epoch: Option<i3
         RemotingCommand::request(RequestCode::HA_STATUS, &HaStatusRequestHeader { epoch });
     let response = invoke_ok(client, addr, request).await;
     HaStatus::decode(&response.body).unwrap()
+}
+
+/// Creates `topic` with `queues` queues on `master` and waits until `replica`
+/// has copied it and the master counts a replica in sync.
+pub(crate) async fn create_topic_in_sync(
+    client: &RemotingClient,
+    master: &str,
+    replica: &str,
+    topic: &str,
+    queues: i32,
+) {
+    create_topic(client, master, topic, queues).await;
+    eventually("the replica copied the topic", || {
+        has_topic(client, replica, topic)
+    })
+    .await;
+    eventually("the master has an in-sync replica", || async {
+        status(client, master, None)
+            .await
+            .replicas
+            .iter()
+            .any(|r| r.in_sync)
+    })
+    .await;
 }
 
 /// HA_PROMOTE of `addr` at `epoch`; the answer.
