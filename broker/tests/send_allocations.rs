@@ -9,7 +9,7 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use skylark_testkit::alloc_count::CountingAlloc;
 use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -21,9 +21,6 @@ use skylark_protocol::message::property::UNIQ_KEY;
 use skylark_protocol::{RemotingCodec, SerializeType};
 use support::{TestBroker, send_request};
 use tokio_util::codec::Encoder;
-
-/// Counts every allocation and reallocation of threads not marked uncounted.
-struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
@@ -38,31 +35,9 @@ fn count() {
     }
 }
 
-// SAFETY: forwards every call to the system allocator unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// Counts every allocation and reallocation of the counted threads.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc(count);
 
 /// Requests kept in flight on the connection, as a pipelining client does.
 const DEPTH: usize = 32;

@@ -37,7 +37,6 @@
 //! Figures and the machine they came from: store/BENCHMARKS.md.
 #![allow(clippy::print_stdout)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -55,14 +54,13 @@ use skylark_store::MessageStore;
 use skylark_store::config::{FlushDiskType, MessageStoreConfig};
 use skylark_store::error::PutMessageStatus;
 use skylark_store::mapped_file::MappedFile;
+use skylark_testkit::alloc_count::CountingAlloc;
 
 // ---------------------------------------------------------------------------
 // Allocation counting: every thread counts its own allocations in a
 // thread-local (no shared cache line); while `COUNTING` is on, threads other
 // than the benchmark's writer also add to `OTHER_ALLOCS` (the writer never
 // touches it, so counting does not slow the measured thread).
-
-struct CountingAlloc;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static OTHER_ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -79,34 +77,8 @@ fn note_alloc() {
     }
 }
 
-// SAFETY: forwards every call to the system allocator unchanged.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_alloc();
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_alloc();
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_alloc();
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
+static GLOBAL: CountingAlloc = CountingAlloc(note_alloc);
 
 fn my_allocs() -> u64 {
     MY_ALLOCS.with(Cell::get)
