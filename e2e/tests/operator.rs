@@ -196,8 +196,9 @@ async fn create_resources_and_messages(
     let bg: BrokerGroup = serde_json::from_value(json!({
         "apiVersion": "skylark.io/v1alpha1", "kind": "BrokerGroup",
         "metadata": {"name": BG},
-        // 64 MiB CommitLog files: each broker preallocates two, and 1 GiB
-        // ones would put 6 GB on the test machine's disk.
+        // 64 MiB CommitLog files: each broker reserves the disk of its
+        // current file (and of the next once half written); 1 GiB ones
+        // would put GBs on the test machine's disk.
         "spec": {"replicas": 2, "replicationMode": "async", "flushMode": "async",
                  "storage": {"size": "1Gi"},
                  "config": {"mappedFileSizeCommitLog": "67108864"}},

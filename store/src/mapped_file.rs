@@ -23,6 +23,9 @@ use memmap2::{MmapOptions, MmapRaw};
 use crate::config::OS_PAGE_SIZE;
 use crate::error::{Result, StoreError};
 use crate::mapped_file_queue::warm::Bell;
+use write_hook::WriteHook;
+
+mod write_hook;
 
 /// Forces a range of a mapped file to disk; the seam tests use to count or slow flushes.
 pub trait DiskSync: Send + Sync + std::fmt::Debug {
@@ -62,6 +65,8 @@ pub struct MappedFile {
     warm_mark: AtomicUsize,
     /// The warm-window thread's doorbell, once it watches this file.
     warm_bell: OnceLock<Arc<Bell>>,
+    /// What the writer runs once it reaches a position ([`Self::on_written_to`]).
+    write_hook: WriteHook,
     /// Where `MADV_RANDOM` starts (`usize::MAX`: nowhere); only the warm
     /// thread changes it.
     random_from: AtomicUsize,
@@ -187,6 +192,7 @@ impl MappedFile {
             store_timestamp: AtomicI64::new(0),
             warm_mark: AtomicUsize::new(usize::MAX),
             warm_bell: OnceLock::new(),
+            write_hook: WriteHook::new(),
             random_from: AtomicUsize::new(usize::MAX),
         })
     }
@@ -349,6 +355,14 @@ impl MappedFile {
             let _ = self.warm_bell.set(Arc::clone(bell));
         }
         self.warm_mark.store(mark, Ordering::Release);
+    }
+
+    /// Has the writer run `action` once its write position reaches `pos`
+    /// (now, if it has), replacing any action armed before. Best effort: a
+    /// write racing the arming can miss it.
+    pub(crate) fn on_written_to(&self, pos: usize, action: Box<dyn FnOnce() + Send>) {
+        self.write_hook
+            .arm(pos, action, || self.wrote.load(Ordering::Acquire));
     }
 
     /// The writer passed the warm mark: disarm it and ring the bell.
@@ -535,6 +549,7 @@ impl MappedFile {
         if pos + len >= self.warm_mark.load(Ordering::Relaxed) {
             self.ring_warm_bell();
         }
+        self.write_hook.passed(pos + len);
         Ok((pos, out))
     }
 

@@ -283,10 +283,19 @@ impl MappedFileQueue {
         }
     }
 
-    /// Asks the background thread for the file starting at `from_offset`.
+    /// Asks the background thread for the file starting at `from_offset`:
+    /// at once if no file ends there, else once that file is half written.
     pub(crate) fn request_next(&self, from_offset: i64) {
-        if let Some(allocator) = &self.allocator {
-            allocator.request(from_offset);
+        let Some(allocator) = &self.allocator else {
+            return;
+        };
+        let size = self.options.file_size;
+        match self
+            .last()
+            .filter(|f| f.from_offset() + size as i64 == from_offset)
+        {
+            Some(before) => before.on_written_to(size / 2, allocator.deferred_request(from_offset)),
+            None => allocator.request(from_offset),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Memory of a store with large CommitLog files: new files are not faulted
 //! in, only a bounded window ahead of the writer is (`warmWindowSizeCommitLog`),
-//! unless `warmMapedFileEnable` asks for whole files.
+//! unless `warmMapedFileEnable` asks for whole files; the next file is made
+//! once the current one is half written.
 //!
 //! Measured, not timed: resident pages of the files by `mincore(2)` (page
 //! cache) and of this process's mappings of them by `/proc/self/smaps`
@@ -134,8 +135,15 @@ fn a_fresh_store_keeps_only_the_window_of_a_256_mib_file_resident() {
     // fails the file's creation, not an append through the mapping.
     let blocks = std::fs::metadata(&first).unwrap().blocks() * 512;
     assert!(blocks >= size as u64, "{blocks} bytes allocated");
-    // The pre-allocated next file is made but not faulted in.
+    // The next file is asked for once this one is half written (not yet:
+    // nothing has asked, so nothing can have made it); then it is made
+    // but not faulted in.
     let second = commit_log_file(dir.path(), size);
+    assert!(
+        !second.exists(),
+        "made before the first file was half written"
+    );
+    fill(&store, size / 2);
     wait_until("the next file", || second.exists());
     std::thread::sleep(Duration::from_millis(200));
     assert!(cached_bytes(&second) <= READ_AROUND);
@@ -148,7 +156,8 @@ fn warm_maped_file_enable_faults_in_whole_files() {
     let dir = tempfile::tempdir().unwrap();
     let size = 32 * MIB;
     let store = MessageStore::open(config(dir.path(), size, 0, true)).unwrap();
-    let wrote = fill(&store, MIB);
+    // Past half the file, so that the next one is asked for.
+    let wrote = fill(&store, size / 2 + MIB);
     assert!(wrote < size);
     let (first, second) = (
         commit_log_file(dir.path(), 0),

@@ -2,7 +2,10 @@
 //!
 //! Creating is cheap (`fallocate` and `mmap`, no page touched: ~1 ms per
 //! GiB) unless whole files are pre-faulted (`warmMapedFileEnable`); either
-//! way it is off the writer's path. A finished file is handed to the warm window, which warms
+//! way it is off the writer's path. The queue asks for the next file once
+//! the current one is half written, not when the current one is made:
+//! `fallocate` reserves real disk, and an idle store should hold one
+//! file's worth, not two (RocketMQ's sparse files reserve none). A finished file is handed to the warm window, which warms
 //! its head once the writer nears the end of the current file.
 
 use std::path::PathBuf;
@@ -88,10 +91,26 @@ impl Preallocator {
         }
     }
 
+    /// Asks for the file starting at `offset` (dropping a ready file for another offset).
     pub(super) fn request(&self, offset: i64) {
-        let (state, cv) = &*self.shared;
+        Self::request_on(&self.shared, offset);
+    }
+
+    /// A handle that asks for the file at `offset` later, from another thread.
+    pub(super) fn deferred_request(&self, offset: i64) -> Box<dyn FnOnce() + Send> {
+        // Weak: a request that fires after the queue closed has nobody to ask.
+        let shared = Arc::downgrade(&self.shared);
+        Box::new(move || {
+            if let Some(shared) = shared.upgrade() {
+                Self::request_on(&shared, offset);
+            }
+        })
+    }
+
+    fn request_on(shared: &(Mutex<PreState>, Condvar), offset: i64) {
+        let (state, cv) = shared;
         let mut st = lock(state);
-        if st.wanted != Some(offset) {
+        if st.wanted != Some(offset) && !st.stop {
             Self::discard_ready(&mut st);
             st.wanted = Some(offset);
             cv.notify_all();

@@ -32,8 +32,19 @@ fn roll_find_flush_truncate_reopen() {
             store_timestamp: 12
         }
     );
-    // The pre-allocated third file appears on disk in the background.
+    // The third file is asked for only once the second is half written
+    // (nothing asked for it yet, so nothing can have made it)...
     let third = dir.path().join(MappedFile::file_name(8192));
+    assert!(
+        !third.exists(),
+        "made before the second file was half written"
+    );
+    b.append_with(1948, 13, |d, _| {
+        d.fill(2);
+        Ok(())
+    })
+    .unwrap();
+    // ...then it appears on disk in the background.
     for _ in 0..200 {
         if third.exists() {
             break;
