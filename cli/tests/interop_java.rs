@@ -268,7 +268,7 @@ fn mqadmin_commands_through_default_mq_admin_ext() {
     let Some(mut suite) = Suite::new("mqadmin_commands_through_default_mq_admin_ext") else {
         return;
     };
-    let (_, mut standalone) = suite.standalone("standalone", &["shortPollingTimeMills=1000"]);
+    let (command, mut standalone) = suite.standalone("standalone", &["shortPollingTimeMills=1000"]);
     let namesrv = standalone.addr("namesrvAddr");
     let mut saved = None;
     for client in suite.clients() {
@@ -280,7 +280,10 @@ fn mqadmin_commands_through_default_mq_admin_ext() {
         suite.run(client, "admin-consume", &namesrv, &[]);
         saved = Some(value);
     }
-    let conf = std::fs::read_to_string(suite.path("standalone.conf")).unwrap_or_default();
+    let conf = command
+        .conf_file()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_default();
     if let Some(value) = saved {
         let line = format!("shortPollingTimeMills={value}");
         suite.expect(

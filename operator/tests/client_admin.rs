@@ -23,16 +23,13 @@ fn standalone() -> Broker {
         .prefix("skylark-operator-")
         .tempdir()
         .expect("tempdir");
-    let conf = dir.path().join("broker.conf");
     let log = dir.path().join("standalone.log");
     let data = dir.path().join("data");
     let (_, process) = start_retrying(|| {
         // The HA port too: its default (10912) would collide between tests.
         let [ha] = free_ports::<1>();
-        std::fs::write(&conf, format!("haListenPort={ha}\n")).expect("conf");
         SkylarkCommand::standalone(&bin, &data, free_standalone_ports(), &log)
-            .arg("-c")
-            .arg(&conf)
+            .conf([format!("haListenPort={ha}")])
     });
     Broker {
         addr: process.addr("broker"),

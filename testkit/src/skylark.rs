@@ -66,6 +66,13 @@ pub fn free_standalone_ports() -> [u16; 3] {
     }
 }
 
+/// broker.conf lines for test brokers, which every test standalone starts
+/// with ([`SkylarkCommand::standalone`]). 64 MiB CommitLog
+/// files: a file's disk is reserved (`fallocate`) when it is made, and tests
+/// run many brokers at once on machines whose disk may be nearly full
+/// (a store refuses writes past 90 % usage, as RocketMQ's does).
+pub const TEST_BROKER_CONF: &[&str] = &["mappedFileSizeCommitLog=67108864"];
+
 /// One run of `skylark`: its arguments, the ready line it prints, its log.
 #[derive(Debug, Clone)]
 pub struct SkylarkCommand {
@@ -74,6 +81,8 @@ pub struct SkylarkCommand {
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
     log: PathBuf,
+    /// broker.conf lines, written beside the log and passed as `-c` (if any).
+    conf: Vec<String>,
 }
 
 impl SkylarkCommand {
@@ -86,11 +95,13 @@ impl SkylarkCommand {
             args: vec![role.into()],
             envs: Vec::new(),
             log: log.to_owned(),
+            conf: Vec::new(),
         }
     }
 
     /// `skylark standalone` on 127.0.0.1 with the given nameserver, broker
-    /// and fast ports, no HTTP port, and `data_dir`.
+    /// and fast ports, no HTTP port, `data_dir`, and the broker.conf lines
+    /// [`TEST_BROKER_CONF`] (add more with [`SkylarkCommand::conf`]).
     pub fn standalone(
         bin: &Path,
         data_dir: &Path,
@@ -104,6 +115,7 @@ impl SkylarkCommand {
             .args(["--namesrv-port", &namesrv.to_string()])
             .args(["--broker-port", &broker.to_string()])
             .args(["--fast-port", &fast.to_string()])
+            .conf(TEST_BROKER_CONF)
     }
 
     /// `skylark nameserver` on 127.0.0.1:`port`, keeping KV config in memory.
@@ -148,6 +160,22 @@ impl SkylarkCommand {
         self
     }
 
+    /// Adds broker.conf lines (`key=value`), written to a file beside the
+    /// log (its name with `.conf`) and passed as `-c` when started; a later
+    /// line for the same key wins.
+    #[must_use]
+    pub fn conf<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, lines: I) -> Self {
+        self.conf
+            .extend(lines.into_iter().map(|l| l.as_ref().to_owned()));
+        self
+    }
+
+    /// Where [`SkylarkCommand::conf`]'s lines are written (and the broker
+    /// saves config updates), if there are any.
+    pub fn conf_file(&self) -> Option<PathBuf> {
+        (!self.conf.is_empty()).then(|| self.log.with_extension("conf"))
+    }
+
     /// Sets an environment variable for the process.
     #[must_use]
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
@@ -163,16 +191,24 @@ impl SkylarkCommand {
 
     /// Starts it and waits for its ready line ([`READY_TIMEOUT`]).
     pub fn start(&self) -> Result<Skylark, StartError> {
-        let shown = self
-            .args
+        let mut args = self.args.clone();
+        if let Some(path) = self.conf_file() {
+            let text: String = self.conf.iter().map(|l| format!("{l}\n")).collect();
+            std::fs::write(&path, text).map_err(|e| StartError {
+                message: format!("cannot write {}: {e}", path.display()),
+                port_in_use: false,
+            })?;
+            args.extend(["-c".into(), path.into_os_string()]);
+        }
+        let shown = args
             .iter()
             .map(|a| a.to_string_lossy())
             .collect::<Vec<_>>()
             .join(" ");
         let log_start = append_log_header(&self.log, &format!("skylark {shown}"));
         let mut command = Command::new(&self.bin);
+        command.args(&args);
         command
-            .args(&self.args)
             .env(
                 "RUST_LOG",
                 std::env::var("SKYLARK_TEST_RUST_LOG").unwrap_or_else(|_| "debug".to_owned()),

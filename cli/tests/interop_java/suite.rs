@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use skylark_testkit::java::{HARNESS_TIMEOUT, java_available, run_harness};
 use skylark_testkit::process::{ChildProcess, Line, StderrTo};
 use skylark_testkit::skylark::{
-    Skylark, SkylarkCommand, free_broker_ports, free_ports, free_standalone_ports, log_excerpt,
-    start_retrying,
+    Skylark, SkylarkCommand, TEST_BROKER_CONF, free_broker_ports, free_ports,
+    free_standalone_ports, log_excerpt, start_retrying,
 };
 
 /// Hang guard for one scenario run (the scenario's own guard is 300 s).
@@ -147,20 +147,16 @@ impl Suite {
     pub(crate) fn standalone(&mut self, name: &str, conf: &[&str]) -> (SkylarkCommand, Skylark) {
         let data = self.path(name);
         let log = self.log(name);
-        let conf_file = (!conf.is_empty()).then(|| self.write_conf(name, conf));
         let home = self.path("home");
         start_retrying(|| {
-            let command = SkylarkCommand::standalone(
+            SkylarkCommand::standalone(
                 Path::new(env!("CARGO_BIN_EXE_skylark")),
                 &data,
                 free_standalone_ports(),
                 &log,
             )
-            .env("HOME", &home);
-            match &conf_file {
-                Some(file) => command.arg("-c").arg(file),
-                None => command,
-            }
+            .env("HOME", &home)
+            .conf(conf)
         })
     }
 
@@ -197,7 +193,10 @@ impl Suite {
                 &format!("namesrvAddr={namesrv}"),
                 &format!("storePathRootDir={}", data.display()),
                 "flushDiskType=ASYNC_FLUSH",
-            ],
+            ]
+            .into_iter()
+            .chain(TEST_BROKER_CONF.iter().copied())
+            .collect::<Vec<_>>(),
         );
         let home = self.path("home");
         start_retrying(|| {

@@ -36,29 +36,14 @@ impl Standalone {
             .prefix("skylark-cli-test-")
             .tempdir()
             .unwrap();
-        // haListenPort=0: tests run in parallel, the default HA port is fixed.
-        let conf_file = {
-            let path = dir.path().join("broker.conf");
-            std::fs::write(
-                &path,
-                ["haListenPort=0"]
-                    .iter()
-                    .chain(conf)
-                    .map(|l| format!("{l}\n"))
-                    .collect::<String>(),
-            )
-            .unwrap();
-            Some(path)
-        };
         let data = dir.path().join("data");
         let log = dir.path().join("standalone.log");
         let (_, server) = start_retrying(|| {
-            let command = SkylarkCommand::standalone(bin(), &data, free_standalone_ports(), &log)
-                .env("HOME", dir.path());
-            match &conf_file {
-                Some(file) => command.arg("-c").arg(file),
-                None => command,
-            }
+            SkylarkCommand::standalone(bin(), &data, free_standalone_ports(), &log)
+                .env("HOME", dir.path())
+                // haListenPort=0: tests run in parallel, the default HA port is fixed.
+                .conf(["haListenPort=0"])
+                .conf(conf)
         });
         let namesrv = server.addr("namesrvAddr");
         Self {

@@ -14,7 +14,8 @@ use skylark_client::{ClientConfig, ClientError};
 use skylark_protocol::body::TopicConfig;
 use skylark_testkit::binary::skylark_binary;
 use skylark_testkit::skylark::{
-    Skylark, SkylarkCommand, free_broker_ports, free_ports, free_standalone_ports, start_retrying,
+    Skylark, SkylarkCommand, TEST_BROKER_CONF, free_broker_ports, free_ports,
+    free_standalone_ports, start_retrying,
 };
 use tempfile::TempDir;
 
@@ -56,16 +57,14 @@ pub fn standalone_with_conf(extra: &str) -> Standalone {
     if keep {
         eprintln!("standalone files in {}", dir.path().display());
     }
-    let conf = dir.path().join("broker.conf");
     let log = dir.path().join("standalone.log");
     let data = dir.path().join("data");
     let (_, process) = start_retrying(|| {
         // The HA port too: its default (10912) would collide between tests.
         let [ha] = free_ports::<1>();
-        std::fs::write(&conf, format!("haListenPort={ha}\n{CONF}{extra}")).unwrap();
         SkylarkCommand::standalone(&bin, &data, free_standalone_ports(), &log)
-            .arg("-c")
-            .arg(&conf)
+            .conf([format!("haListenPort={ha}")])
+            .conf(CONF.lines().chain(extra.lines()))
     });
     Standalone {
         namesrv: process.addr("namesrvAddr"),
@@ -90,7 +89,8 @@ impl Standalone {
                 &conf,
                 format!(
                     "brokerClusterName=DefaultCluster\nbrokerName={name}\nbrokerIP1=127.0.0.1\n\
-                     haListenPort={ha}\n{CONF}"
+                     haListenPort={ha}\n{CONF}{}\n",
+                    TEST_BROKER_CONF.join("\n")
                 ),
             )
             .unwrap();
