@@ -161,8 +161,9 @@ impl SkylarkCommand {
     }
 
     /// Adds broker.conf lines (`key=value`), written to a file beside the
-    /// log (its name with `.conf`) and passed as `-c` when started; a later
-    /// line for the same key wins.
+    /// log (its name with `.conf`) at every start, so a restart begins from
+    /// these lines again, and passed as `-c`; a later line for the same key
+    /// wins.
     #[must_use]
     pub fn conf<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, lines: I) -> Self {
         self.conf
