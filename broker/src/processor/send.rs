@@ -4,8 +4,8 @@
 //! wait for the flush the store's config asks for, and answer with RocketMQ's
 //! codes.
 //!
-//! A steady-state single send allocates only what `send_allocations` (a test
-//! binary of its own) pins and explains: the header is read as a view of the
+//! A steady-state single send allocates only what `broker/tests/allocations.rs`
+//! (a test binary of its own) pins and explains: the header is read as a view of the
 //! frame, properties are views of the frame's property string, and the
 //! response's fields are literals or inline texts.
 

@@ -199,7 +199,8 @@ pub(crate) fn send_request(
         .with_body(Bytes::copy_from_slice(body))
 }
 
-/// PULL_MESSAGE with the subscription `expression`, suspending up to `suspend_ms`.
+/// PULL_MESSAGE of up to 32 records with the subscription `expression`,
+/// suspending up to `suspend_ms`.
 pub(crate) fn pull_request(
     group: &str,
     topic: &str,
@@ -208,12 +209,25 @@ pub(crate) fn pull_request(
     expression: &str,
     suspend_ms: i64,
 ) -> RemotingCommand {
+    pull_request_of(group, topic, queue_id, offset, expression, suspend_ms, 32)
+}
+
+/// [`pull_request`] of up to `max_msg_nums` records.
+pub(crate) fn pull_request_of(
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+    offset: i64,
+    expression: &str,
+    suspend_ms: i64,
+    max_msg_nums: i32,
+) -> RemotingCommand {
     let header = PullMessageRequestHeader {
         consumer_group: group.into(),
         topic: topic.into(),
         queue_id,
         queue_offset: offset,
-        max_msg_nums: 32,
+        max_msg_nums,
         sys_flag: PullSysFlag::build(false, suspend_ms > 0, true, false, false),
         commit_offset: 0,
         suspend_timeout_millis: suspend_ms,

@@ -209,6 +209,10 @@ impl MessageStore {
             out.next_begin_offset = self.correct(offset, (offset / per_file + 1) * per_file);
             return out;
         }
+        // Sized once: growing them record by record allocated per record.
+        let most = max_count.min(entries.len());
+        out.messages.reserve_exact(most);
+        out.queue_offsets.reserve_exact(most);
         let mut max_phy_pulling = 0;
         let mut next_file_start = i64::MIN;
         for (queue_offset, e) in (offset..max).zip(entries.iter()) {
