@@ -1,7 +1,8 @@
 //! The push consumer against a real `skylark standalone`: a group's members
 //! split the queues and together get every message; broadcasting gives
 //! each member everything; orderly listeners see queue order; "reconsume
-//! later" comes back through the retry topic; offsets survive a restart.
+//! later" comes back through the retry topic; offsets survive a restart
+//! and a broker-side reset reaches a running consumer.
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -275,6 +276,67 @@ async fn offsets_survive_a_restart() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     c.shutdown().await;
     assert_eq!(bodies_of(&seen2, None), second);
+}
+
+/// `skylark offset reset` (mqadmin `resetOffsetByTime`) while the group
+/// runs: the broker rewrites the committed offsets and tells the member
+/// (RESET_CONSUMER_CLIENT_OFFSET), which takes them instead of committing
+/// its own over them, and consumes everything again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_reset_rewinds_a_running_consumer() {
+    let s = support::standalone();
+    let (topic, group) = ("ResetOnlineTopic", "ResetOnlineGroup");
+    create_topic(&s, topic, 2).await;
+    let seen: Seen = Arc::default();
+    let mut c = recording_consumer(&s, group, "reset-member", topic, &seen, |c| {
+        c.persist_consumer_offset_interval = Duration::from_secs(1);
+    });
+    c.start().await.unwrap();
+    let sent = send_numbered(&s, topic, "reset", 20).await;
+    let admin = s.admin();
+    let committed = |admin: &skylark_client::admin::Admin| {
+        let admin = admin.clone();
+        async move {
+            let mut sum = 0;
+            for queue_id in 0..2 {
+                let q = skylark_client::MessageQueue::new(topic, "broker-a", queue_id);
+                sum += admin
+                    .query_consumer_offset(group, &q)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0);
+            }
+            sum
+        }
+    };
+    eventually("every message consumed and its offset committed", || {
+        let all = sent.is_subset(&bodies_of(&seen, None));
+        let committed = committed(&admin);
+        async move { all && committed.await == 20 }
+    })
+    .await;
+
+    let moved = admin
+        .reset_offset_by_time(group, topic, 0, true)
+        .await
+        .unwrap();
+    assert_eq!(moved.values().sum::<i64>(), 0, "{moved:?}");
+    eventually("every message a second time", || {
+        let seen = seen.lock().unwrap();
+        let twice = sent
+            .iter()
+            .all(|b| seen.iter().filter(|(_, got)| got == b).count() >= 2);
+        async move { twice }
+    })
+    .await;
+    eventually("the offsets committed at the end again", || {
+        let committed = committed(&admin);
+        async move { committed.await == 20 }
+    })
+    .await;
+    admin.shutdown();
+    c.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

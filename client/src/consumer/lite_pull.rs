@@ -279,7 +279,10 @@ impl LitePullConsumer {
             stop: Notify::new(),
         });
         instance.register_consumer(lite.consumer_data());
-        registry::register(&instance, &lite.rebalance_now);
+        registry::register(
+            &instance,
+            registry::Member::rebalancing(&lite.rebalance_now),
+        );
         let tasks = vec![
             tokio::spawn(queues::rebalance_loop(lite.clone())),
             tokio::spawn(queues::persist_loop(lite.clone())),
@@ -526,7 +529,10 @@ impl LitePullConsumer {
         if let Err(error) = r.lite.offsets.persist_all(&held).await {
             tracing::warn!(group = %self.config.group, %error, "offsets not all committed at shutdown");
         }
-        registry::unregister(&r.lite.instance, &r.lite.rebalance_now);
+        registry::unregister(
+            &r.lite.instance,
+            &registry::Member::rebalancing(&r.lite.rebalance_now),
+        );
         let instance = r.lite.instance.clone();
         instance.unregister_consumer(&self.config.group).await;
         drop(r);
@@ -544,7 +550,10 @@ impl Drop for LitePullConsumer {
             for q in r.lite.queues().values() {
                 q.pq.set_dropped();
             }
-            registry::unregister(&r.lite.instance, &r.lite.rebalance_now);
+            registry::unregister(
+                &r.lite.instance,
+                &registry::Member::rebalancing(&r.lite.rebalance_now),
+            );
             // Leave the group in the background when a runtime is there, so
             // the group can be started again on this instance.
             if let Ok(rt) = tokio::runtime::Handle::try_current() {

@@ -28,7 +28,9 @@
 //! - [`PushConsumer`]: rebalances the group's queues (every 20 s and when a
 //!   broker says the group changed), long-polls them, calls the listener and
 //!   commits offsets every 5 s and at shutdown; "reconsume later" goes back
-//!   to the broker's retry topic; orderly listeners hold broker locks.
+//!   to the broker's retry topic; orderly listeners hold broker locks; an
+//!   offset reset on the broker while it runs (RESET_CONSUMER_CLIENT_OFFSET)
+//!   drops those queues, commits the new offsets and takes them again.
 //! - [`LitePullConsumer`]: subscribe or assign, seek, poll, commit.
 //! - [`allocate`]: the allocation strategies, same results as Java's.
 //! - [`offset_store`]: offsets on the broker (clustering) or in a local

@@ -371,7 +371,7 @@ impl PushConsumer {
             }
         }
         instance.register_consumer(shared.consumer_data());
-        registry::register(&instance, &shared.rebalance_now);
+        registry::register(&instance, registry::Member::push(&shared));
         let accepted = instance.send_heartbeat_to_all_brokers().await;
         tracing::info!(group = %shared.config.group, client_id = %instance.client_id(), brokers = accepted, "push consumer started");
 
@@ -450,7 +450,7 @@ impl PushConsumer {
         if shared.is_orderly() && shared.is_clustering() {
             rebalance::unlock_all(&shared, &mqs).await;
         }
-        registry::unregister(&shared.instance, &shared.rebalance_now);
+        registry::unregister(&shared.instance, &registry::Member::push(&shared));
         if let Some(p) = shared.inner_producer.get() {
             p.shutdown().await;
         }
@@ -476,7 +476,7 @@ impl Drop for PushConsumer {
             for pq in r.shared.queues().values() {
                 pq.set_dropped();
             }
-            registry::unregister(&r.shared.instance, &r.shared.rebalance_now);
+            registry::unregister(&r.shared.instance, &registry::Member::push(&r.shared));
             // Leave the group in the background when a runtime is there, so
             // the group can be started again on this instance.
             if let Ok(rt) = tokio::runtime::Handle::try_current() {

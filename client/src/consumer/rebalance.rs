@@ -179,6 +179,50 @@ async fn update_queues(shared: &Arc<Shared>, topic: &str, mine: &[MessageQueue])
     }
 }
 
+/// Takes the offsets a broker reset (RESET_CONSUMER_CLIENT_OFFSET), as
+/// Java's `MQClientInstance.resetOffset`: each held queue of `topic` in
+/// `table` is dropped (its pull loop ends and finishing listener calls no
+/// longer move its offset), gets the new offset, which is committed, and is
+/// let go (an orderly queue's lock released once no listener call runs on
+/// it); the rebalance woken afterwards takes it again from the committed
+/// offset. Java sleeps 10 s between dropping and committing so that running
+/// listener calls end first; here a call ending later finds the queue
+/// dropped and leaves the offset alone (only one that checked the drop flag
+/// just before it was set can still raise it).
+pub(crate) async fn reset_offsets(
+    shared: &Arc<Shared>,
+    topic: &str,
+    table: &BTreeMap<MessageQueue, i64>,
+) {
+    let reset: Vec<(MessageQueue, Arc<ProcessQueue>, i64)> = shared
+        .queues()
+        .iter()
+        .filter(|(mq, _)| mq.topic == topic)
+        .filter_map(|(mq, pq)| table.get(mq).map(|&o| (mq.clone(), pq.clone(), o)))
+        .collect();
+    for (_, pq, _) in &reset {
+        pq.set_dropped();
+    }
+    for (mq, pq, offset) in reset {
+        shared.offsets.update(&mq, offset, false);
+        // Committed by the first attempt; an orderly queue is let go once
+        // its running listener call has seen the drop and returned.
+        while !release_queue(shared, &mq, &pq).await {
+            if shared.is_stopping() {
+                return;
+            }
+        }
+        {
+            let mut queues = shared.queues();
+            if queues.get(&mq).is_some_and(|held| Arc::ptr_eq(held, &pq)) {
+                queues.remove(&mq);
+            }
+        }
+        tracing::info!(group = %shared.config.group, %mq, offset, "offset reset by the broker");
+    }
+    shared.rebalance_now.notify_one();
+}
+
 /// Commits a lost queue's offset and, for orderly consumers, releases its
 /// lock once no listener call runs on it; false to keep it for now.
 async fn release_queue(shared: &Arc<Shared>, mq: &MessageQueue, pq: &Arc<ProcessQueue>) -> bool {
