@@ -12,6 +12,8 @@ import org.apache.rocketmq.client.exception.MQClientException;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.common.MQVersion;
 import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
+import org.apache.rocketmq.common.message.MessageQueue;
+import org.apache.rocketmq.remoting.exception.RemotingSendRequestException;
 
 /**
  * Producers and consumers configured as an ordinary application would,
@@ -111,6 +113,28 @@ final class Clients {
                 close.run();
             } catch (RuntimeException e) {
                 System.err.println("shutdown: " + Check.describe(e));
+            }
+        }
+    }
+
+    /**
+     * {@code seek}, retried when the client's own channel was closed under it.
+     * The 5.3.3 client cancels a queue's pull task on {@code seek} by
+     * interrupting its thread; an interrupted {@code invokeSync} makes the
+     * client close the broker channel it shares, and the seek's own
+     * GET_MIN_OFFSET on that channel then fails with "send request failed"
+     * (seen against any broker). An application retries; so does this.
+     */
+    static void seek(DefaultLitePullConsumer consumer, MessageQueue mq, long offset) throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                consumer.seek(mq, offset);
+                return;
+            } catch (MQClientException e) {
+                if (attempt >= 3 || !(e.getCause() instanceof RemotingSendRequestException)) {
+                    throw e;
+                }
+                Log.step("seek(" + mq.getQueueId() + ", " + offset + ") retried: " + Check.describe(e));
             }
         }
     }

@@ -5,13 +5,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
-import org.apache.rocketmq.client.exception.MQClientException;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.MessageQueueSelector;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.common.message.MessageQueue;
-import org.apache.rocketmq.remoting.exception.RemotingSendRequestException;
 
 /**
  * {@code lite-pull}: a lite pull consumer reads two queues, commits, then
@@ -55,8 +53,8 @@ final class LitePullScenario {
 
         DefaultLitePullConsumer consumer = Clients.litePull(namesrv);
         consumer.assign(queues);
-        seek(consumer, q0, 0);
-        seek(consumer, q1, 0);
+        Clients.seek(consumer, q0, 0);
+        Clients.seek(consumer, q1, 0);
         List<MessageExt> first = poll(consumer, 2 * BATCH + OTHER);
         List<MessageExt> firstQ0 = onQueue(first, q0);
         check.equal(range(0, 2 * BATCH), offsets(firstQ0), "queue 0 read in order from offset 0");
@@ -81,7 +79,7 @@ final class LitePullScenario {
                 committed[0] + (errors.isEmpty() ? "" : "; last error: " + errors.get(errors.size() - 1)));
 
         // Rewind to an offset: the same messages again, and nothing from queue 1.
-        seek(consumer, q0, 5);
+        Clients.seek(consumer, q0, 5);
         List<MessageExt> again = poll(consumer, 2 * BATCH - 5);
         check.equal(range(5, 2 * BATCH), offsets(onQueue(again, q0)), "after seek(queue 0, 5): offsets read again");
         check.equal(ids(firstQ0.subList(5, 2 * BATCH)), ids(onQueue(again, q0)),
@@ -97,7 +95,7 @@ final class LitePullScenario {
                 "offsetForTimestamp(first store time of the second batch)");
         check.equal((long) BATCH, consumer.offsetForTimestamp(q0, secondStart - 1),
                 "offsetForTimestamp(1 ms before the second batch)");
-        seek(consumer, q0, consumer.offsetForTimestamp(q0, secondStart));
+        Clients.seek(consumer, q0, consumer.offsetForTimestamp(q0, secondStart));
         List<MessageExt> second = poll(consumer, BATCH);
         check.equal(ids(firstQ0.subList(BATCH, 2 * BATCH)), ids(onQueue(second, q0)),
                 "after seeking to the timestamp: the second batch again");
@@ -169,27 +167,5 @@ final class LitePullScenario {
             out.add(o);
         }
         return out;
-    }
-
-    /**
-     * {@code seek}, retried when the client's own channel was closed under it.
-     * The 5.3.3 client cancels a queue's pull task on {@code seek} by
-     * interrupting its thread; an interrupted {@code invokeSync} makes the
-     * client close the broker channel it shares, and the seek's own
-     * GET_MIN_OFFSET on that channel then fails with "send request failed"
-     * (seen against any broker). An application retries; so does this.
-     */
-    private static void seek(DefaultLitePullConsumer consumer, MessageQueue mq, long offset) throws Exception {
-        for (int attempt = 1; ; attempt++) {
-            try {
-                consumer.seek(mq, offset);
-                return;
-            } catch (MQClientException e) {
-                if (attempt >= 3 || !(e.getCause() instanceof RemotingSendRequestException)) {
-                    throw e;
-                }
-                Log.step("seek(" + mq.getQueueId() + ", " + offset + ") retried: " + Check.describe(e));
-            }
-        }
     }
 }

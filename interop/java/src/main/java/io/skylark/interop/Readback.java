@@ -24,7 +24,7 @@ final class Readback {
             List<MessageQueue> queues = new ArrayList<>(consumer.fetchMessageQueues(topic));
             consumer.assign(queues);
             for (MessageQueue queue : queues) {
-                consumer.seek(queue, 0);
+                Clients.seek(consumer, queue, 0);
             }
             List<Delivery> got = new ArrayList<>();
             Set<String> keys = new HashSet<>();

@@ -131,7 +131,7 @@ final class RetryDelayScenarios {
         check.equal(1, dlqQueues.get(0).size(), "queues of " + dlqTopic);
         reader.assign(dlqQueues.get(0));
         for (MessageQueue queue : dlqQueues.get(0)) {
-            reader.seek(queue, 0);
+            Clients.seek(reader, queue, 0);
         }
         List<MessageExt> dead = new ArrayList<>();
         Wait.until(Wait.DELIVERY, () -> {
