@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use skylark_protocol::message::Properties;
 use skylark_protocol::message::property::UNIQ_KEY;
-use skylark_protocol::{RemotingCodec, RemotingCommand, SerializeType};
-use support::{TestBroker, pull_request_of, send_request};
+use skylark_protocol::{RemotingCodec, RemotingCommand, RequestCode, SerializeType};
+use support::{TestBroker, pull_header, send_request};
 use tokio::runtime::Runtime;
 use tokio_util::codec::Encoder;
 
@@ -194,15 +194,10 @@ fn a_steady_state_pull_allocates_per_pull_not_per_record() {
         // Each request is encoded here, on the client's thread, which does
         // not count.
         let mut pull = |offset: usize, max: usize, read: &mut Vec<u8>| {
-            let request = pull_request_of(
-                "PullAllocGroup",
-                "PullAllocTopic",
-                0,
-                offset as i64,
-                "*",
-                0,
-                max as i32,
-            );
+            let mut header =
+                pull_header("PullAllocGroup", "PullAllocTopic", 0, offset as i64, "*", 0);
+            header.max_msg_nums = max as i32;
+            let request = RemotingCommand::request(RequestCode::PULL_MESSAGE, &header);
             stream.write_all(&frame(request)).unwrap();
             read_answer(&mut stream, read)
         };

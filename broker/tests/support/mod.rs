@@ -209,25 +209,25 @@ pub(crate) fn pull_request(
     expression: &str,
     suspend_ms: i64,
 ) -> RemotingCommand {
-    pull_request_of(group, topic, queue_id, offset, expression, suspend_ms, 32)
+    let header = pull_header(group, topic, queue_id, offset, expression, suspend_ms);
+    RemotingCommand::request(RequestCode::PULL_MESSAGE, &header)
 }
 
-/// [`pull_request`] of up to `max_msg_nums` records.
-pub(crate) fn pull_request_of(
+/// The header of [`pull_request`], for tests that change a field of it.
+pub(crate) fn pull_header(
     group: &str,
     topic: &str,
     queue_id: i32,
     offset: i64,
     expression: &str,
     suspend_ms: i64,
-    max_msg_nums: i32,
-) -> RemotingCommand {
-    let header = PullMessageRequestHeader {
+) -> PullMessageRequestHeader {
+    PullMessageRequestHeader {
         consumer_group: group.into(),
         topic: topic.into(),
         queue_id,
         queue_offset: offset,
-        max_msg_nums,
+        max_msg_nums: 32,
         sys_flag: PullSysFlag::build(false, suspend_ms > 0, true, false, false),
         commit_offset: 0,
         suspend_timeout_millis: suspend_ms,
@@ -238,8 +238,7 @@ pub(crate) fn pull_request_of(
         request_source: None,
         proxy_froward_client_id: None,
         broker_name: None,
-    };
-    RemotingCommand::request(RequestCode::PULL_MESSAGE, &header)
+    }
 }
 
 /// The records of a pull response's body.
