@@ -93,10 +93,18 @@ final class Clients {
         return litePull(namesrv, name("LG"));
     }
 
-    /** A started lite pull consumer of {@code group}, committing only when told. */
+    /**
+     * A started lite pull consumer of {@code group}, committing only when
+     * told, reading queues it has no offset for from their first message.
+     * Start there rather than {@code seek} to 0 right after {@code assign}:
+     * the assign starts each queue's pull task at once, and a seek racing a
+     * pull that is bringing messages back can leave them cached twice (seen
+     * with the 5.3.3 client: offsets 0-9 polled twice).
+     */
     static DefaultLitePullConsumer litePull(String namesrv, String group) throws MQClientException {
         DefaultLitePullConsumer consumer = new DefaultLitePullConsumer(group);
         consumer.setNamesrvAddr(namesrv);
+        consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
         consumer.setInstanceName(name("l"));
         consumer.setAutoCommit(false);
         consumer.setPollTimeoutMillis(1000);
@@ -117,6 +125,11 @@ final class Clients {
         }
     }
 
+    /** A seek of a lite pull consumer ({@code seek}, {@code seekToBegin}, ...). */
+    interface Seek {
+        void run() throws MQClientException;
+    }
+
     /**
      * {@code seek}, retried when the client's own channel was closed under it.
      * The 5.3.3 client cancels a queue's pull task on {@code seek} by
@@ -126,15 +139,20 @@ final class Clients {
      * (seen against any broker). An application retries; so does this.
      */
     static void seek(DefaultLitePullConsumer consumer, MessageQueue mq, long offset) throws Exception {
+        retrying("seek(" + mq.getQueueId() + ", " + offset + ")", () -> consumer.seek(mq, offset));
+    }
+
+    /** Runs {@code seek} (any of the seek calls), retried as {@link #seek} explains. */
+    static void retrying(String what, Seek seek) throws Exception {
         for (int attempt = 1; ; attempt++) {
             try {
-                consumer.seek(mq, offset);
+                seek.run();
                 return;
             } catch (MQClientException e) {
                 if (attempt >= 3 || !(e.getCause() instanceof RemotingSendRequestException)) {
                     throw e;
                 }
-                Log.step("seek(" + mq.getQueueId() + ", " + offset + ") retried: " + Check.describe(e));
+                Log.step(what + " retried: " + Check.describe(e));
             }
         }
     }

@@ -22,10 +22,8 @@ final class Readback {
         try {
             DefaultLitePullConsumer consumer = Clients.litePull(namesrv);
             List<MessageQueue> queues = new ArrayList<>(consumer.fetchMessageQueues(topic));
+            // A fresh group: every queue is read from offset 0 (Clients.litePull).
             consumer.assign(queues);
-            for (MessageQueue queue : queues) {
-                Clients.seek(consumer, queue, 0);
-            }
             List<Delivery> got = new ArrayList<>();
             Set<String> keys = new HashSet<>();
             Wait.until(Wait.DELIVERY, () -> {
