@@ -66,8 +66,8 @@ pub fn free_standalone_ports() -> [u16; 3] {
     }
 }
 
-/// broker.conf lines for test brokers, which every test standalone starts
-/// with ([`SkylarkCommand::standalone`]). 64 MiB CommitLog
+/// broker.conf lines every test standalone and broker starts with
+/// ([`SkylarkCommand::standalone`], [`SkylarkCommand::broker`]). 64 MiB CommitLog
 /// files: a file's disk is reserved (`fallocate`) when it is made, and tests
 /// run many brokers at once on machines whose disk may be nearly full
 /// (a store refuses writes past 90 % usage, as RocketMQ's does).
@@ -125,24 +125,23 @@ impl SkylarkCommand {
             .arg("--no-persist")
     }
 
-    /// `skylark broker -c CONF` registering with `namesrv`, on the given
-    /// broker and fast ports, with `data_dir`.
+    /// `skylark broker` registering with `namesrv`, on the given broker and
+    /// fast ports, with `data_dir`, and the broker.conf lines
+    /// [`TEST_BROKER_CONF`] (add more with [`SkylarkCommand::conf`]).
     pub fn broker(
         bin: &Path,
-        conf: &Path,
         namesrv: &str,
         [broker, fast]: [u16; 2],
         data_dir: &Path,
         log: &Path,
     ) -> Self {
         Self::new(bin, "broker", log)
-            .arg("-c")
-            .arg(conf)
             .args(["--namesrv-addr", namesrv])
             .args(["--listen-port", &broker.to_string()])
             .args(["--fast-port", &fast.to_string()])
             .arg("--data-dir")
             .arg(data_dir)
+            .conf(TEST_BROKER_CONF)
     }
 
     /// Adds one argument.

@@ -89,26 +89,28 @@ impl HaCluster {
         let data_dir = self.dir.path().join(node);
         std::fs::create_dir_all(&data_dir).unwrap();
         let log = self.dir.path().join(format!("{node}.log"));
-        let conf = self.dir.path().join(format!("{node}.conf"));
         let bin = self.bin.clone();
         let namesrv = self.namesrv_addr.clone();
         let (command, process) = start_retrying(|| {
             let ports = free_broker_ports();
             let [ha, http] = free_ports::<2>();
-            let mut text = format!(
-                "brokerClusterName=HaCluster\nbrokerName={GROUP}\nbrokerId={id}\n\
-                 brokerRole={role}\nbrokerIP1=127.0.0.1\nhaListenPort={ha}\n\
-                 httpListenPort={http}\nmappedFileSizeCommitLog=1048576\n\
-                 mappedFileSizeConsumeQueue=60000\nhaSendHeartbeatInterval=1000\n\
-                 registerNameServerPeriod=10000\n"
-            );
-            for (key, value) in extra {
-                text.push_str(&format!("{key}={value}\n"));
-            }
-            std::fs::write(&conf, text).unwrap();
-            SkylarkCommand::broker(&bin, &conf, &namesrv, ports, &data_dir, &log)
+            let mut lines = vec![
+                "brokerClusterName=HaCluster".to_owned(),
+                format!("brokerName={GROUP}"),
+                format!("brokerId={id}"),
+                format!("brokerRole={role}"),
+                "brokerIP1=127.0.0.1".to_owned(),
+                format!("haListenPort={ha}"),
+                format!("httpListenPort={http}"),
+                "mappedFileSizeCommitLog=1048576".to_owned(),
+                "mappedFileSizeConsumeQueue=60000".to_owned(),
+                "haSendHeartbeatInterval=1000".to_owned(),
+                "registerNameServerPeriod=10000".to_owned(),
+            ];
+            lines.extend(extra.iter().map(|(key, value)| format!("{key}={value}")));
+            SkylarkCommand::broker(&bin, &namesrv, ports, &data_dir, &log).conf(lines)
         });
-        let text = std::fs::read_to_string(&conf).unwrap();
+        let text = std::fs::read_to_string(command.conf_file().unwrap()).unwrap();
         let key = |k: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(&format!("{k}=")))

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use skylark_testkit::java::{HARNESS_TIMEOUT, java_available, run_harness};
 use skylark_testkit::process::{ChildProcess, Line, StderrTo};
 use skylark_testkit::skylark::{
-    Skylark, SkylarkCommand, TEST_BROKER_CONF, free_broker_ports, free_ports,
-    free_standalone_ports, log_excerpt, start_retrying,
+    Skylark, SkylarkCommand, free_broker_ports, free_ports, free_standalone_ports, log_excerpt,
+    start_retrying,
 };
 
 /// Hang guard for one scenario run (the scenario's own guard is 300 s).
@@ -183,31 +183,25 @@ impl Suite {
     ) -> Skylark {
         let data = self.path(name);
         let log = self.log(name);
-        let conf = self.write_conf(
-            name,
-            &[
-                &format!("brokerClusterName={cluster}"),
-                &format!("brokerName={broker_name}"),
-                "brokerId=0",
-                "brokerIP1=127.0.0.1",
-                &format!("namesrvAddr={namesrv}"),
-                &format!("storePathRootDir={}", data.display()),
-                "flushDiskType=ASYNC_FLUSH",
-            ]
-            .into_iter()
-            .chain(TEST_BROKER_CONF.iter().copied())
-            .collect::<Vec<_>>(),
-        );
+        let conf = [
+            format!("brokerClusterName={cluster}"),
+            format!("brokerName={broker_name}"),
+            "brokerId=0".to_owned(),
+            "brokerIP1=127.0.0.1".to_owned(),
+            format!("namesrvAddr={namesrv}"),
+            format!("storePathRootDir={}", data.display()),
+            "flushDiskType=ASYNC_FLUSH".to_owned(),
+        ];
         let home = self.path("home");
         start_retrying(|| {
             SkylarkCommand::broker(
                 Path::new(env!("CARGO_BIN_EXE_skylark")),
-                &conf,
                 namesrv,
                 free_broker_ports(),
                 &data,
                 &log,
             )
+            .conf(&conf)
             .env("HOME", &home)
         })
         .1
@@ -218,13 +212,6 @@ impl Suite {
         command
             .start()
             .unwrap_or_else(|e| panic!("restart failed: {}", e.message))
-    }
-
-    /// Writes `name.conf` (RocketMQ's broker.conf format) with `lines`.
-    fn write_conf(&self, name: &str, lines: &[&str]) -> PathBuf {
-        let path = self.path(&format!("{name}.conf"));
-        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-        path
     }
 
     /// Runs `scenario` with `client` against `namesrv`.

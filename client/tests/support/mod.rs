@@ -14,8 +14,7 @@ use skylark_client::{ClientConfig, ClientError};
 use skylark_protocol::body::TopicConfig;
 use skylark_testkit::binary::skylark_binary;
 use skylark_testkit::skylark::{
-    Skylark, SkylarkCommand, TEST_BROKER_CONF, free_broker_ports, free_ports,
-    free_standalone_ports, start_retrying,
+    Skylark, SkylarkCommand, free_broker_ports, free_ports, free_standalone_ports, start_retrying,
 };
 use tempfile::TempDir;
 
@@ -79,29 +78,19 @@ impl Standalone {
     /// Starts another broker, `name`, of `DefaultCluster`, registered with
     /// this standalone's nameserver.
     pub fn add_broker(&self, name: &str) -> (String, Skylark) {
-        let conf = self.dir.path().join(format!("{name}.conf"));
         let data = self.dir.path().join(name);
         std::fs::create_dir_all(&data).unwrap();
         let log = self.dir.path().join(format!("{name}.log"));
         let (_, process) = start_retrying(|| {
             let [ha] = free_ports::<1>();
-            std::fs::write(
-                &conf,
-                format!(
-                    "brokerClusterName=DefaultCluster\nbrokerName={name}\nbrokerIP1=127.0.0.1\n\
-                     haListenPort={ha}\n{CONF}{}\n",
-                    TEST_BROKER_CONF.join("\n")
-                ),
-            )
-            .unwrap();
-            SkylarkCommand::broker(
-                &self.bin,
-                &conf,
-                &self.namesrv,
-                free_broker_ports(),
-                &data,
-                &log,
-            )
+            SkylarkCommand::broker(&self.bin, &self.namesrv, free_broker_ports(), &data, &log)
+                .conf([
+                    "brokerClusterName=DefaultCluster".to_owned(),
+                    format!("brokerName={name}"),
+                    "brokerIP1=127.0.0.1".to_owned(),
+                    format!("haListenPort={ha}"),
+                ])
+                .conf(CONF.lines())
         });
         (process.addr("broker"), process)
     }
