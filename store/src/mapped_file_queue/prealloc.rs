@@ -5,8 +5,9 @@
 //! way it is off the writer's path. The queue asks for the next file once
 //! the current one is half written, not when the current one is made:
 //! `fallocate` reserves real disk, and an idle store should hold one
-//! file's worth, not two (RocketMQ's sparse files reserve none). A finished file is handed to the warm window, which warms
-//! its head once the writer nears the end of the current file.
+//! file's worth, not two (RocketMQ's sparse files reserve none). A
+//! finished file is handed to the warm window, which warms its head once
+//! the writer nears the end of the current file.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
